@@ -1,0 +1,54 @@
+# The two front doors are `make run` and `make test`; everything else is a step behind them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+WORLD  := data/world
+
+.DEFAULT_GOAL := help
+.PHONY: help install run world test lint fmt typecheck unit test-slow bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv (when missing) and install the project with its dev tools
+
+$(WORLD)/documents.parquet: | $(STAMP)
+	$(BIN)/riskscore generate --out $(WORLD)
+
+world: $(WORLD)/documents.parquet  ## Generate the demo world once (reused afterwards)
+
+run: world  ## Set everything up and show what the demo world holds
+	$(BIN)/riskscore validate $(WORLD)
+	$(BIN)/riskscore describe $(WORLD)
+
+lint: $(STAMP)  ## Ruff: format check and lint
+	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests
+
+fmt: $(STAMP)  ## Ruff: format and fix what it can
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+typecheck: $(STAMP)  ## mypy --strict on src
+	$(BIN)/mypy
+
+unit: $(STAMP)  ## The test suite (without slow scale checks)
+	$(BIN)/pytest -m "not slow" --cov=riskscore --cov-report=term:skip-covered
+
+test: lint typecheck unit  ## Lint, type check and the whole test suite (what CI runs)
+
+test-slow: $(STAMP)  ## Slow scale checks only
+	$(BIN)/pytest -m slow
+
+bench: $(STAMP)  ## Benchmarks: world generation speed at demo size and at scale
+	$(BIN)/python -m riskscore.data.bench_generate
+
+clean:  ## Remove the virtualenv and generated data (keeps models/)
+	rm -rf $(VENV) data

@@ -1,0 +1,301 @@
+"""What a document is: the one definition used by the generator, loader, features and API.
+
+Two forms of the same thing:
+
+- pydantic models (`Document` = header + `Item` lines, `Firm`, `Outcome`) for one record at a
+  time, as the API receives it;
+- column specs (`DOCUMENT_COLUMNS`, ...) for the flat "one row per item line" frames and
+  Parquet files that batch code reads. `HEADER_FIELDS` and `ITEM_FIELDS` tie the two together
+  and a test checks they agree.
+
+Format rules (a country code is two upper-case letters, an HS code ten digits) live here.
+Whether a well-formed code is *known* (in ISO 3166, in the catalogue) is a question for dataset
+validation: the API scores an unknown code as an unseen category instead of refusing it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+import pyarrow as pa
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class DocType(StrEnum):
+    """Document family: customs declaration, e-invoice, accompanying invoice."""
+
+    DT = "DT"
+    ESF = "ESF"
+    SNT = "SNT"
+
+
+class Flow(StrEnum):
+    """Direction of the goods relative to Kazakhstan."""
+
+    IMPORT = "import"
+    DOMESTIC = "domestic"
+    EXPORT = "export"
+    TRANSIT = "transit"
+
+
+class TransportMode(StrEnum):
+    """Mode of transport at the border (EAEU codes 10-71 in words)."""
+
+    ROAD = "road"
+    RAIL = "rail"
+    AIR = "air"
+    SEA = "sea"
+    POST = "post"
+    PIPELINE = "pipeline"
+
+
+class SelectedBy(StrEnum):
+    """Why a document was inspected."""
+
+    RULE = "rule"
+    RANDOM = "random"
+    MODEL = "model"
+
+
+class Typology(StrEnum):
+    """Evasion typologies the world generates and inspections can find (docs/world.md)."""
+
+    PASS_THROUGH_SHELL = "pass_through_shell"
+    LAYERED_RESALE = "layered_resale"
+    MISCLASSIFICATION = "misclassification"
+    ORIGIN_LAUNDERING = "origin_laundering"
+    PRICE_GAMES = "price_games"
+    DORMANT_REACTIVATION = "dormant_reactivation"
+    GHOST_TRANSIT = "ghost_transit"
+    REGIME_ADAPTATION = "regime_adaptation"
+
+
+# Which customs procedure a DT carries for each flow (EAEU Decision 378, Annex 1).
+DT_PROCEDURES: dict[Flow, frozenset[str]] = {
+    Flow.IMPORT: frozenset({"40"}),
+    Flow.EXPORT: frozenset({"10", "31"}),
+    Flow.TRANSIT: frozenset({"80"}),
+}
+# Which flows each document family can carry.
+DOC_FLOWS: dict[DocType, frozenset[Flow]] = {
+    DocType.DT: frozenset({Flow.IMPORT, Flow.EXPORT, Flow.TRANSIT}),
+    DocType.ESF: frozenset({Flow.DOMESTIC}),
+    DocType.SNT: frozenset({Flow.IMPORT, Flow.EXPORT, Flow.DOMESTIC}),
+}
+
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+HS_CODE_PATTERN = r"^\d{10}$"
+FIRM_ID_PATTERN = r"^\d{12}$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}$"
+
+CountryCode = Annotated[str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166 alpha-2")]
+PartyId = Annotated[str, Field(pattern=ID_PATTERN, description="BIN for Kazakh firms")]
+DocumentId = Annotated[str, Field(pattern=ID_PATTERN)]
+
+MAX_ITEMS = 200
+MAX_LINKS = 50
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Item(_Record):
+    """One goods line of a document (DT boxes 32-46, ESF section G, SNT goods lines)."""
+
+    item_no: int = Field(ge=1, le=999)
+    hs_code: str = Field(pattern=HS_CODE_PATTERN, description="10-digit TN VED EAEU code")
+    description: str = Field(min_length=1, max_length=500)
+    origin_country: CountryCode
+    net_mass_kg: float = Field(ge=0, allow_inf_nan=False)
+    gross_mass_kg: float = Field(ge=0, allow_inf_nan=False)
+    supplementary_qty: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    supplementary_unit: str | None = Field(default=None, max_length=8)
+    value_usd: float = Field(ge=0, allow_inf_nan=False, description="statistical value, USD")
+    linked_document_id: DocumentId | None = None
+    linked_item_no: int | None = Field(default=None, ge=1, le=999)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.gross_mass_kg < self.net_mass_kg:
+            raise ValueError("gross_mass_kg is below net_mass_kg")
+        if self.linked_item_no is not None and self.linked_document_id is None:
+            raise ValueError("linked_item_no is given without linked_document_id")
+        if (self.supplementary_qty is None) != (self.supplementary_unit is None):
+            raise ValueError("supplementary_qty and supplementary_unit go together")
+        return self
+
+
+class Document(_Record):
+    """A DT, ESF or SNT: header and item lines."""
+
+    document_id: DocumentId
+    doc_type: DocType
+    flow: Flow
+    procedure_code: str = Field(default="", pattern=r"^(\d{2})?$")
+    issued_at: AwareDatetime
+    office: str = Field(default="", max_length=32)
+    declarant_id: PartyId
+    consignor_id: PartyId
+    consignor_country: CountryCode
+    consignee_id: PartyId
+    consignee_country: CountryCode
+    dispatch_country: CountryCode
+    destination_country: CountryCode
+    transport_mode: TransportMode
+    invoice_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    previous_document_ids: list[DocumentId] = Field(default_factory=list, max_length=MAX_LINKS)
+    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.flow not in DOC_FLOWS[self.doc_type]:
+            raise ValueError(f"a {self.doc_type} cannot carry flow {self.flow.value!r}")
+        if self.doc_type is DocType.DT:
+            allowed = DT_PROCEDURES[self.flow]
+            if self.procedure_code not in allowed:
+                raise ValueError(
+                    f"procedure_code must be one of {sorted(allowed)} for a DT {self.flow.value}"
+                )
+        elif self.procedure_code:
+            raise ValueError(f"procedure_code must be empty for a {self.doc_type}")
+        numbers = [item.item_no for item in self.items]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("item_no values repeat")
+        return self
+
+
+class Firm(_Record):
+    """A Kazakh taxpayer in the firms register."""
+
+    firm_id: str = Field(pattern=FIRM_ID_PATTERN, description="12-digit BIN")
+    registered_at: AwareDatetime
+    activity_code: str = Field(pattern=r"^\d{2}\.\d{2}$", description="OKED-style sector")
+    region: str = Field(min_length=1)
+    address_id: str = Field(min_length=1)
+    director_id: str = Field(min_length=1)
+    founder_country: CountryCode
+
+
+class Outcome(_Record):
+    """The result of inspecting one item line."""
+
+    document_id: DocumentId
+    item_no: int = Field(ge=1, le=999)
+    selected_by: SelectedBy
+    inspected_at: AwareDatetime
+    recorded_at: AwareDatetime
+    violation_found: bool
+    finding: Typology | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.recorded_at < self.inspected_at:
+            raise ValueError("recorded_at is before inspected_at")
+        if (self.finding is not None) != self.violation_found:
+            raise ValueError("finding is given exactly when violation_found is true")
+        return self
+
+
+# --- the flat, one-row-per-item-line form -------------------------------------------------
+
+_TS = pa.timestamp("us", tz="UTC")
+
+HEADER_FIELDS: tuple[str, ...] = tuple(f for f in Document.model_fields if f != "items")
+ITEM_FIELDS: tuple[str, ...] = tuple(Item.model_fields)
+
+# name -> Arrow type. Strings are non-null ("" for none) unless listed in NULLABLE.
+DOCUMENT_COLUMNS: dict[str, pa.DataType] = {
+    "document_id": pa.string(),
+    "doc_type": pa.string(),
+    "flow": pa.string(),
+    "procedure_code": pa.string(),
+    "issued_at": _TS,
+    "office": pa.string(),
+    "declarant_id": pa.string(),
+    "consignor_id": pa.string(),
+    "consignor_country": pa.string(),
+    "consignee_id": pa.string(),
+    "consignee_country": pa.string(),
+    "dispatch_country": pa.string(),
+    "destination_country": pa.string(),
+    "transport_mode": pa.string(),
+    "invoice_currency": pa.string(),
+    "previous_document_ids": pa.list_(pa.string()),
+    "item_no": pa.int32(),
+    "hs_code": pa.string(),
+    "description": pa.string(),
+    "origin_country": pa.string(),
+    "net_mass_kg": pa.float64(),
+    "gross_mass_kg": pa.float64(),
+    "supplementary_qty": pa.float64(),
+    "supplementary_unit": pa.string(),
+    "value_usd": pa.float64(),
+    "linked_document_id": pa.string(),
+    "linked_item_no": pa.int32(),
+}
+FIRM_COLUMNS: dict[str, pa.DataType] = {
+    "firm_id": pa.string(),
+    "registered_at": _TS,
+    "activity_code": pa.string(),
+    "region": pa.string(),
+    "address_id": pa.string(),
+    "director_id": pa.string(),
+    "founder_country": pa.string(),
+}
+OUTCOME_COLUMNS: dict[str, pa.DataType] = {
+    "document_id": pa.string(),
+    "item_no": pa.int32(),
+    "selected_by": pa.string(),
+    "inspected_at": _TS,
+    "recorded_at": _TS,
+    "violation_found": pa.bool_(),
+    "finding": pa.string(),
+}
+# Ground truth of the synthetic world. Training code never reads it.
+TRUTH_COLUMNS: dict[str, pa.DataType] = {
+    "document_id": pa.string(),
+    "item_no": pa.int32(),
+    "is_evasion": pa.bool_(),
+    "typology": pa.string(),
+    "chain_id": pa.string(),
+    "p_evasion": pa.float64(),
+}
+# Columns that may hold nulls; every other column must be filled.
+NULLABLE: frozenset[str] = frozenset(
+    {
+        "supplementary_qty",
+        "supplementary_unit",
+        "linked_document_id",
+        "linked_item_no",
+        "finding",
+        "typology",
+    }
+)
+
+TABLES: dict[str, dict[str, pa.DataType]] = {
+    "firms": FIRM_COLUMNS,
+    "documents": DOCUMENT_COLUMNS,
+    "outcomes": OUTCOME_COLUMNS,
+    "truth": TRUTH_COLUMNS,
+}
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """The Arrow schema of one of the world's tables (`firms`, `documents`, ...)."""
+    return pa.schema(
+        [pa.field(name, kind, nullable=name in NULLABLE) for name, kind in TABLES[table].items()]
+    )
+
+
+def document_rows(document: Document) -> list[dict[str, object]]:
+    """The flat rows (one per item line) of a document, with the columns of DOCUMENT_COLUMNS."""
+    header = document.model_dump(exclude={"items"})
+    header["issued_at"] = _as_utc(document.issued_at)
+    return [{**header, **item.model_dump()} for item in document.items]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
