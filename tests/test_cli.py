@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from riskscore.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--start", "2024-13-01"], "--start"),
+        (["--start", "2024-01-01", "--end", "2023-01-01"], "end must be after start"),
+        (["--firms", "3"], "--firms"),
+        (["--random-share", "1.5"], "--random_inspection_share"),
+    ],
+    ids=["bad-date", "end-before-start", "too-few-firms", "share-above-one"],
+)
+def test_generate_refuses_bad_arguments(tmp_path: Path, args: list[str], named: str) -> None:
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path / "w"), *args])
+    assert result.exit_code == 2
+    assert named in result.output
+    assert not (tmp_path / "w").exists()
+
+
+def test_generate_validate_describe(tmp_path: Path) -> None:
+    out = tmp_path / "w"
+    result = runner.invoke(app, ["generate", "--out", str(out), "--firms", "120", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "documents" in result.output
+    assert runner.invoke(app, ["validate", str(out)]).exit_code == 0
+    described = runner.invoke(app, ["describe", str(out)])
+    assert described.exit_code == 0
+    assert "evasion share of lines" in described.output
+
+
+def test_validate_reports_a_bad_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "documents.parquet: missing" in result.output
