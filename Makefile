@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 WORLD  := data/world
 
 .DEFAULT_GOAL := help
-.PHONY: help install run world test lint fmt typecheck unit test-slow bench clean
+.PHONY: help install run world test lint fmt typecheck unit test-slow bench bench-scale clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,8 +47,11 @@ test: lint typecheck unit  ## Lint, type check and the whole test suite (what CI
 test-slow: $(STAMP)  ## Slow scale checks only
 	$(BIN)/pytest -m slow
 
-bench: $(STAMP)  ## Benchmarks: world generation speed at demo size and at scale
+bench: $(STAMP)  ## Benchmarks: world generation at demo size, 1 and 2 processes
 	$(BIN)/python -m riskscore.data.bench_generate
+
+bench-scale: $(STAMP)  ## Benchmark: a 10-million-line world (several minutes)
+	$(BIN)/python -m riskscore.data.bench_generate --lines 10000000
 
 clean:  ## Remove the virtualenv and generated data (keeps models/)
 	rm -rf $(VENV) data
