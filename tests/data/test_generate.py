@@ -68,7 +68,9 @@ def test_generated_world_is_valid(small_world: Path) -> None:
         ("firms registered after 2022-02-24", 0.08, 0.2),
     ],
 )
-def test_documented_proportions(figures: dict[str, float], figure: str, low: float, high: float) -> None:
+def test_documented_proportions(
+    figures: dict[str, float], figure: str, low: float, high: float
+) -> None:
     assert low <= figures[figure] <= high, f"{figure} = {figures[figure]:.4f}"
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from riskscore.data.chains import ChainEngine
 from riskscore.data.goods import OWN_PRODUCTS, import_route, pick
-from riskscore.data.ledger import Header, Line, Truth
+from riskscore.data.ledger import Header, Truth
 from riskscore.data.parties import Firm
 from riskscore.data.world import (
     FINCEN_ALERT,
@@ -120,7 +120,7 @@ def own_export(engine: ChainEngine, firm: Firm, t: float) -> None:
 
 
 def transit(engine: ChainEngine, forwarder: Firm, t: float) -> None:
-    """Goods crossing Kazakhstan under customs control; some forwarders fake them (ghost transit)."""
+    """Goods crossing Kazakhstan under customs control; some forwarders fake them."""
     rng, cat = engine.rng, engine.catalogue
     ghost = forwarder.ghost and t >= FINCEN_ALERT and rng.random() < 0.4
     destination = pick(rng, {"UZ": 35, "KG": 20, "TJ": 15, "TM": 10, "RU": 15, "AM": 5})
@@ -141,12 +141,15 @@ def transit(engine: ChainEngine, forwarder: Firm, t: float) -> None:
         mode = "road"
     for line in lines:
         line.origin = origin
-    consignor = str(rng.choice(engine.foreign.suppliers.get(dispatch, engine.foreign.suppliers["CN"])))
+    consignor = str(
+        rng.choice(engine.foreign.suppliers.get(dispatch, engine.foreign.suppliers["CN"]))
+    )
     consignee = str(rng.choice(engine.foreign.transit_consignees[destination]))
     procedure = "31" if not ghost and rng.random() < 0.08 else "80"
     flow = "export" if procedure == "31" else "transit"
+    office = engine.offices.entry(rng, dispatch, mode, forwarder.region)
     header = Header(
-        "DT", flow, procedure, engine.at_work(t), engine.offices.entry(rng, dispatch, mode, forwarder.region),
+        "DT", flow, procedure, engine.at_work(t), office,
         forwarder.firm_id, consignor, dispatch, consignee, destination, dispatch, destination,
         mode, "USD",
     )  # fmt: skip

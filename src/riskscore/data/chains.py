@@ -35,6 +35,7 @@ from riskscore.schema import Typology
 _KIND_PROPENSITY = {"shell": 0.95, "layering": 0.92, "dormant": 0.9}
 _DIVERTER_PROPENSITY = 0.2
 _HONEST_PROPENSITY = 0.004
+_EXPORT_CURRENCIES = {"RUB": 5.0, "USD": 4.0, "KZT": 1.0}
 _CONSUMERS = ("retailer", "end_user", "mining_oil", "relocated_it", "manufacturer")
 
 
@@ -159,13 +160,18 @@ class ChainEngine:
         rng = self.rng
         dispatch, origin, mode = import_route(rng, electronic, evasive)
         for line in lines:
-            line.origin = origin if rng.random() < 0.85 else import_route(rng, electronic, evasive)[1]
-        supplier = str(rng.choice(self.foreign.suppliers.get(dispatch, self.foreign.suppliers["CN"])))
+            line.origin = (
+                origin if rng.random() < 0.85 else import_route(rng, electronic, evasive)[1]
+            )
+        supplier = str(
+            rng.choice(self.foreign.suppliers.get(dispatch, self.foreign.suppliers["CN"]))
+        )
         declarant = firm.firm_id
         if rng.random() < 0.5:  # half of imports are declared by a customs broker
             declarant = self.brokers[int(rng.integers(len(self.brokers)))].firm_id
+        office = self.offices.entry(rng, dispatch, mode, firm.region)
         header = Header(
-            "DT", "import", "40", self.at_work(t), self.offices.entry(rng, dispatch, mode, firm.region),
+            "DT", "import", "40", self.at_work(t), office,
             declarant, supplier, dispatch, firm.firm_id, "KZ", dispatch, "KZ", mode,
             currency(rng, dispatch),
         )  # fmt: skip
@@ -179,8 +185,9 @@ class ChainEngine:
             line.origin = dispatch if rng.random() < 0.8 else "CN"
         supplier = str(rng.choice(self.foreign.suppliers[dispatch]))
         mode = pick(rng, {"road": 75, "rail": 25})
+        office = self.offices.russian_border(rng, firm.region, mode)
         header = Header(
-            "SNT", "import", "", self.at_work(t), self.offices.russian_border(rng, firm.region, mode),
+            "SNT", "import", "", self.at_work(t), office,
             firm.firm_id, supplier, dispatch, firm.firm_id, "KZ", dispatch, "KZ", mode,
             currency(rng, dispatch),
         )  # fmt: skip
@@ -250,7 +257,9 @@ class ChainEngine:
 
     def evasion_export_line(self, lot: Line, typology: str, t: float) -> Line:
         rng = self.rng
-        markup = rng.uniform(2.0, 4.0) if typology == Typology.PRICE_GAMES else rng.uniform(1.1, 1.6)
+        markup = (
+            rng.uniform(2.0, 4.0) if typology == Typology.PRICE_GAMES else rng.uniform(1.1, 1.6)
+        )
         line = self.copy_line(lot, 1.0, markup, link_p=0.5 if t >= SNT_MANDATORY else 0.2)
         if typology == Typology.MISCLASSIFICATION:
             line.hs_code, line.description = self.neighbour(lot.row, lot.description)
@@ -301,7 +310,7 @@ class ChainEngine:
         office = self.offices.exit(rng, destination, mode, seller.region)
         header = Header(
             "SNT", "export", "", self.at_work(t), office, seller.firm_id, seller.firm_id, "KZ",
-            buyer_id, destination, "KZ", destination, mode, pick(rng, {"RUB": 5, "USD": 4, "KZT": 1}),
+            buyer_id, destination, "KZ", destination, mode, pick(rng, _EXPORT_CURRENCIES),
         )  # fmt: skip
         self.ledger.add(header, lines)
 
@@ -355,19 +364,26 @@ class ChainEngine:
         if destination == "UZ":  # Uzbekistan is outside the EAEU: a customs export
             self.write_dt_export(holder, "UZ", t, out)
             return
-        buyer = str(rng.choice(self.foreign.ru_buyers)) if destination == "RU" else destination + (
-            f"{int(rng.integers(10**9, 10**10)):010d}"
+        buyer = (
+            str(rng.choice(self.foreign.ru_buyers))
+            if destination == "RU"
+            else destination + (f"{int(rng.integers(10**9, 10**10)):010d}")
         )
         self.write_snt_export(holder, buyer, destination, t, out)
 
     def write_dt_export(self, seller: Firm, destination: str, t: float, lines: list[Line]) -> None:
         rng = self.rng
-        mode = "pipeline" if destination in ("IT", "NL") and rng.random() < 0.7 else pick(
-            rng, {"rail": 60, "road": 35, "sea": 5}
+        mode = (
+            "pipeline"
+            if destination in ("IT", "NL") and rng.random() < 0.7
+            else pick(rng, {"rail": 60, "road": 35, "sea": 5})
         )
-        buyer = str(rng.choice(self.foreign.suppliers.get(destination, self.foreign.suppliers["CN"])))
+        buyer = str(
+            rng.choice(self.foreign.suppliers.get(destination, self.foreign.suppliers["CN"]))
+        )
+        office = self.offices.exit(rng, destination, mode, seller.region)
         header = Header(
-            "DT", "export", "10", self.at_work(t), self.offices.exit(rng, destination, mode, seller.region),
+            "DT", "export", "10", self.at_work(t), office,
             seller.firm_id, seller.firm_id, "KZ", buyer, destination, "KZ", destination, mode,
             "USD",
         )  # fmt: skip

@@ -62,7 +62,9 @@ def build_chunk(config: WorldConfig, index: int) -> Chunk:
     for firm in firms:
         active_window(rng, firm, *window)
         run_firm(engine, firm, size=float(rng.lognormal(-0.32, 0.8)))
-    documents, truth = _in_window(engine.ledger.documents_table(), engine.ledger.truth_table(), config)
+    documents, truth = _in_window(
+        engine.ledger.documents_table(), engine.ledger.truth_table(), config
+    )
     outcomes = inspect(
         rng, documents, truth, config.random_inspection_share, config.detection_probability
     )
@@ -84,13 +86,20 @@ def build_chunk(config: WorldConfig, index: int) -> Chunk:
     return Chunk(index, tables)
 
 
-def _in_window(documents: pa.Table, truth: pa.Table, config: WorldConfig) -> tuple[pa.Table, pa.Table]:
+def _in_window(
+    documents: pa.Table, truth: pa.Table, config: WorldConfig
+) -> tuple[pa.Table, pa.Table]:
     """Keep documents issued inside the window, sorted by time, with truth in the same order."""
     t = documents["issued_at"].cast(pa.int64()).to_numpy() / 86_400_000_000
     keep = (t >= config.start_day) & (t < config.end_day)
     documents, truth = documents.filter(pa.array(keep)), truth.filter(pa.array(keep))
     order = pc.sort_indices(
-        documents, sort_keys=[("issued_at", "ascending"), ("document_id", "ascending"), ("item_no", "ascending")]
+        documents,
+        sort_keys=[
+            ("issued_at", "ascending"),
+            ("document_id", "ascending"),
+            ("item_no", "ascending"),
+        ],
     )
     return documents.take(order), truth.take(order)
 

@@ -8,9 +8,9 @@ chain engine picks goods and prices them without pandas in its inner loop.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
 import functools
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,7 +160,9 @@ def import_route(rng: np.random.Generator, electronic: bool, evasive: bool) -> t
     if evasive:
         direct = rng.random() < 0.25  # some Western sellers ship straight and lie about end use
         dispatch = pick(rng, COALITION_BRANDS) if direct else pick(rng, HUBS)
-        origin = dispatch if direct else (pick(rng, COALITION_BRANDS) if rng.random() < 0.75 else "CN")
+        origin = (
+            dispatch if direct else (pick(rng, COALITION_BRANDS) if rng.random() < 0.75 else "CN")
+        )
     elif electronic:
         dispatch = pick(
             rng,
@@ -169,7 +171,9 @@ def import_route(rng: np.random.Generator, electronic: bool, evasive: bool) -> t
         )
         hub = dispatch in HUBS or dispatch in ("SG", "MY")
         # Hubs distribute Western brands as a matter of course (a hard negative).
-        origin = pick(rng, COALITION_BRANDS | {"CN": 0.5}) if hub and rng.random() < 0.55 else dispatch
+        origin = (
+            pick(rng, COALITION_BRANDS | {"CN": 0.5}) if hub and rng.random() < 0.55 else dispatch
+        )
     else:
         dispatch = pick(
             rng,

@@ -83,7 +83,9 @@ class Ledger:
     def add(self, header: Header, lines: list[Line]) -> str:
         """Record a document; fills each line's document_id, item_no and time. Returns the id."""
         self._sequence += 1
-        document_id = f"{_PREFIX[header.doc_type]}-{self._day_label(header.t)}-{self._sequence:010d}"
+        document_id = (
+            f"{_PREFIX[header.doc_type]}-{self._day_label(header.t)}-{self._sequence:010d}"
+        )
         index = len(self.headers)
         self.headers.append(header)
         self.document_ids.append(document_id)

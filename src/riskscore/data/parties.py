@@ -219,7 +219,29 @@ def make_foreign_parties(rng: np.random.Generator, firms: int, first_serial: int
         serial += size
         return ids
 
-    countries = "CN HK AE TR DE IT PL NL FR US JP KR TW SG GB UZ IN MY RU BY CZ".split()
+    countries = [
+        "CN",
+        "HK",
+        "AE",
+        "TR",
+        "DE",
+        "IT",
+        "PL",
+        "NL",
+        "FR",
+        "US",
+        "JP",
+        "KR",
+        "TW",
+        "SG",
+        "GB",
+        "UZ",
+        "IN",
+        "MY",
+        "RU",
+        "BY",
+        "CZ",
+    ]
     suppliers = {c: pool(c, max(3, firms // 25)) for c in countries}
     ru_buyers = pool("RU", max(10, firms // 6))
     ru_fronts = pool("RU", max(3, firms // 150))

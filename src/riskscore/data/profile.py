@@ -27,17 +27,20 @@ def profile(world: World) -> dict[str, float]:
         "item lines": float(len(d)),
         "documents": float(documents),
         "CHPL share of lines": float(chpl.mean()),
-        "CHPL lines to Russia per month, before invasion": float(to_russia[days < INVASION].sum()) / before,
-        "CHPL lines to Russia per month, after invasion": float(to_russia[days >= INVASION].sum()) / after,
+        "CHPL lines to Russia per month, before invasion": float(to_russia[days < INVASION].sum())
+        / before,
+        "CHPL lines to Russia per month, after invasion": float(to_russia[days >= INVASION].sum())
+        / after,
         "DT import lines with origin != dispatch": float(
             (d.loc[dt_import, "origin_country"] != d.loc[dt_import, "dispatch_country"]).mean()
         ),
-        "ESF and SNT-export lines linked upstream": float(d.loc[downstream, "linked_document_id"].notna().mean()),
+        "ESF and SNT-export lines linked upstream": float(
+            d.loc[downstream, "linked_document_id"].notna().mean()
+        ),
     }
-    figures["CHPL to Russia jump (after / before)"] = (
-        figures["CHPL lines to Russia per month, after invasion"]
-        / max(figures["CHPL lines to Russia per month, before invasion"], 1e-9)
-    )
+    figures["CHPL to Russia jump (after / before)"] = figures[
+        "CHPL lines to Russia per month, after invasion"
+    ] / max(figures["CHPL lines to Russia per month, before invasion"], 1e-9)
     if world.firms is not None:
         registered = world.firms["registered_at"].astype("int64") / 86_400_000_000
         figures["firms"] = float(len(world.firms))
@@ -61,7 +64,9 @@ def _truth_figures(d: pd.DataFrame, world: World, days: pd.Series) -> dict[str, 
     evasion = truth["is_evasion"].to_numpy(dtype=bool)
     figures = {
         "evasion share of lines": float(evasion.mean()),
-        "evasion share of lines before invasion": float(evasion[(days < INVASION).to_numpy()].mean()),
+        "evasion share of lines before invasion": float(
+            evasion[(days < INVASION).to_numpy()].mean()
+        ),
         "evasion share of lines from 2023-04-01": float(
             evasion[(days >= day(pd.Timestamp("2023-04-01").date())).to_numpy()].mean()
         ),

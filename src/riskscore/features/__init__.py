@@ -1,0 +1,64 @@
+"""Point-in-time features of document lines: one `build_features` for training and serving.
+
+A feature of a line issued at t uses only documents issued before t and outcomes recorded
+before t. Families: product (HS category), route, value (anomalies against fitted statistics),
+party (counterparty history) and chain (dwell time and the path through Kazakh firms).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from riskscore.features import chain, party, product, route, value
+from riskscore.features.catalogue import Spec
+from riskscore.features.inputs import Inputs
+from riskscore.features.lines import prepare
+from riskscore.features.stats import FeatureStats, fit_vocabularies
+
+SPECS: tuple[Spec, ...] = (
+    *product.SPECS, *route.SPECS, *value.SPECS, *party.SPECS, *chain.SPECS,
+)  # fmt: skip
+FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in SPECS)
+CATEGORICAL: tuple[str, ...] = tuple(s.name for s in SPECS if s.categorical)
+
+__all__ = [
+    "CATEGORICAL",
+    "FEATURE_NAMES",
+    "SPECS",
+    "FeatureStats",
+    "build_features",
+    "fit_feature_stats",
+]
+
+
+def _lines(documents: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([documents, prepare(documents)], axis=1)
+
+
+def fit_feature_stats(train_documents: pd.DataFrame) -> FeatureStats:
+    """Learn vocabularies and value statistics from the training window's documents."""
+    lines = _lines(train_documents)
+    unit_value, kg_per_unit = value.fit_value_cells(lines)
+    return FeatureStats(fit_vocabularies(lines), unit_value, kg_per_unit)
+
+
+def build_features(
+    documents: pd.DataFrame,
+    stats: FeatureStats,
+    firms: pd.DataFrame | None = None,
+    outcomes: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every feature of every line, as float64 columns in FEATURE_NAMES order, same index.
+
+    History features see the documents and outcomes passed in, so give the full history up to
+    the lines you need, not just those lines. Categoricals are vocabulary codes (NaN unseen).
+    """
+    inputs = Inputs(_lines(documents), firms, outcomes)
+    frames = [
+        product.compute(inputs, stats),
+        route.compute(inputs, stats),
+        value.compute(inputs, stats),
+        party.compute(inputs),
+        chain.compute(inputs),
+    ]
+    return pd.concat(frames, axis=1)[list(FEATURE_NAMES)].astype("float64")

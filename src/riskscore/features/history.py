@@ -1,0 +1,86 @@
+"""Point-in-time aggregates: what happened to a key strictly before a moment.
+
+Every history feature is built from `before`: for each query (key, t) it counts and sums the
+events of the same key whose time is in [t - window, t). Events at the query's own second are
+excluded, so the lines of one document never see each other and nothing dated at or after t can
+change a feature at t.
+
+Keys and times are packed into one sortable int64 (key code in the high bits, whole seconds
+since 2000-01-01 in the low 32 bits), so one `np.searchsorted` answers all queries at once:
+pandas' rolling windows would need a group-by per key and cannot answer queries that are not
+themselves events (the service's new document).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_EPOCH_2000 = 946_684_800  # seconds from 1970-01-01 to 2000-01-01
+_TIME_BITS = 32
+
+
+def seconds(times: pd.Series) -> np.ndarray:
+    """Whole seconds since 2000-01-01 of a tz-aware datetime Series."""
+    as_us = times.to_numpy(dtype="datetime64[us]").astype("int64")
+    return as_us // 1_000_000 - _EPOCH_2000
+
+
+def key_codes(*parts: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
+    """One int64 code per row for a composite key (tuples of parts, never joined strings)."""
+    codes = np.zeros(len(parts[0]), dtype=np.int64)
+    for part in parts:
+        part_codes, uniques = pd.factorize(np.asarray(part, dtype=object), use_na_sentinel=False)
+        codes = codes * (len(uniques) + 1) + part_codes
+    return pd.factorize(codes)[0].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Events:
+    """Events sorted by (key, time), ready to answer `before` queries."""
+
+    packed: np.ndarray
+    cumulative: np.ndarray  # cumulative sums of the value, with a leading 0
+
+    @classmethod
+    def build(cls, key: np.ndarray, time: np.ndarray, value: np.ndarray | None = None) -> Events:
+        packed = (key.astype(np.int64) << _TIME_BITS) | time.astype(np.int64)
+        order = np.argsort(packed, kind="stable")
+        weights = np.ones(len(key)) if value is None else np.nan_to_num(value.astype(float))
+        cumulative = np.concatenate([[0.0], np.cumsum(weights[order])])
+        return cls(packed[order], cumulative)
+
+    def before(
+        self, key: np.ndarray, time: np.ndarray, window: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(count, sum of values) of events with the same key in [time - window, time)."""
+        high = np.searchsorted(self.packed, (key << _TIME_BITS) | time, side="left")
+        if window is None:
+            low = np.searchsorted(self.packed, key << _TIME_BITS, side="left")
+        else:
+            start = np.maximum(time - int(window), 0)
+            low = np.searchsorted(self.packed, (key << _TIME_BITS) | start, side="left")
+        return (high - low).astype(float), self.cumulative[high] - self.cumulative[low]
+
+    def last_before(self, key: np.ndarray, time: np.ndarray) -> np.ndarray:
+        """Time of the latest event of the key strictly before `time` (NaN when none)."""
+        high = np.searchsorted(self.packed, (key << _TIME_BITS) | time, side="left")
+        prior = np.clip(high - 1, 0, max(len(self.packed) - 1, 0))
+        if not len(self.packed):
+            return np.full(len(key), np.nan)
+        found = (high > 0) & ((self.packed[prior] >> _TIME_BITS) == key)
+        last = (self.packed[prior] & ((1 << _TIME_BITS) - 1)).astype(float)
+        return np.where(found, last, np.nan)
+
+
+def first_seen(key: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """1.0 where no event of the same key happened before this row's second, else 0.0.
+
+    >>> first_seen(np.array([1, 1, 2, 1]), np.array([10, 10, 5, 20])).tolist()
+    [1.0, 1.0, 1.0, 0.0]
+    """
+    count, _ = Events.build(key, time).before(key, time)
+    return np.asarray(count == 0, dtype=float)

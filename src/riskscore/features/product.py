@@ -1,0 +1,59 @@
+"""HS category features: what the goods are and how high they sit on the CHPL."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from riskscore.features.catalogue import Spec
+from riskscore.features.inputs import Inputs
+from riskscore.features.stats import FeatureStats
+from riskscore.reference import CHPL_TIERS, chpl_tiers, hs_catalogue
+
+_DOC = "this line"
+SPECS: tuple[Spec, ...] = (
+    Spec("hs_chapter_code", "product", "HS chapter of the goods (first two digits)", "category", _DOC, True),
+    Spec("hs_heading_code", "product", "HS heading of the goods (first four digits)", "category", _DOC, True),
+    Spec("hs6_code", "product", "HS subheading of the goods (first six digits)", "category", _DOC, True),
+    Spec("chpl_flag", "product", "The goods are on the Common High Priority List of items Russia seeks for weapons", "0/1", _DOC),
+    Spec("chpl_tier_rank", "product", "CHPL tier of the goods: 1 integrated circuits ... 6 CNC machine tools (empty when not CHPL)", "rank 1-6", _DOC),
+    Spec("near_chpl_flag", "product", "The HS code is a neighbour of a CHPL code, the kind used to misclassify CHPL goods", "0/1", _DOC),
+)  # fmt: skip
+
+
+@cache
+def _neighbour_codes() -> frozenset[str]:
+    catalogue = hs_catalogue()
+    return frozenset(catalogue.loc[catalogue["neighbour_of_chpl"] != "", "hs6"])
+
+
+def chpl_tier_rank(hs6: pd.Series) -> pd.Series:
+    """Ordinal CHPL tier (1 = tier 1 ... 6 = tier 4.B); NaN when the code is not on the list.
+
+    >>> chpl_tier_rank(pd.Series(["854231", "845710", "010121"])).tolist()
+    [1.0, 6.0, nan]
+    """
+    rank = {tier: float(i) for i, tier in enumerate(CHPL_TIERS, start=1)}
+    return hs6.map(chpl_tiers()).map(rank).astype("float64").rename("chpl_tier_rank")
+
+
+def compute(inputs: Inputs, stats: FeatureStats) -> pd.DataFrame:
+    """The product features of every line."""
+    lines = inputs.lines
+    hs6 = lines["hs6"]
+    tier = chpl_tier_rank(hs6)
+    return pd.DataFrame(
+        {
+            "hs_chapter_code": stats.encode("hs_chapter_code", lines["chapter"]),
+            "hs_heading_code": stats.encode("hs_heading_code", lines["hs4"]),
+            "hs6_code": stats.encode("hs6_code", hs6),
+            "chpl_flag": tier.notna().astype("float64"),
+            "chpl_tier_rank": tier,
+            "near_chpl_flag": np.isin(hs6.to_numpy(dtype=object), list(_neighbour_codes())).astype(
+                "float64"
+            ),
+        },
+        index=lines.index,
+    )

@@ -1,0 +1,93 @@
+"""Route features: where the goods come from, pass through and go, and how."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskscore.features.catalogue import Spec
+from riskscore.features.history import first_seen, key_codes
+from riskscore.features.inputs import Inputs
+from riskscore.features.stats import FeatureStats
+from riskscore.reference import country_group
+
+_DOC = "this document"
+_CODES = (
+    (
+        "doc_type_code",
+        "Document type: customs declaration (DT), e-invoice (ESF) or accompanying invoice (SNT)",
+    ),
+    ("flow_code", "Direction of the goods: import, domestic, export or transit"),
+    ("origin_country_code", "Country where the goods were made"),
+    ("dispatch_country_code", "Country the goods were dispatched from"),
+    ("destination_country_code", "Country the goods are going to"),
+    ("partner_country_code", "Country of the party on the other side of the deal"),
+    ("transport_mode_code", "Mode of transport at the border"),
+    ("office_code", "Customs office or border crossing"),
+    ("invoice_currency_code", "Currency of the invoice"),
+)
+GROUPS = ("kazakhstan", "eaeu_partner", "sanctions_coalition", "transshipment_hub", "other")
+SPECS: tuple[Spec, ...] = (
+    *(Spec(name, "route", meaning, "category", _DOC, True) for name, meaning in _CODES),
+    Spec("origin_group", "route", "Group of the origin country: 0 Kazakhstan, 1 EAEU partner, 2 sanctions coalition, 3 transshipment hub, 4 other", "category", _DOC, True),
+    Spec("dispatch_group", "route", "Group of the dispatch country (same groups as origin_group)", "category", _DOC, True),
+    Spec("destination_group", "route", "Group of the destination country (same groups as origin_group)", "category", _DOC, True),
+    Spec("origin_differs_from_dispatch", "route", "The goods were made in one country and dispatched from another", "0/1", _DOC),
+    Spec("dispatch_hub_flag", "route", "Dispatched from a known transshipment hub (Hong Kong, UAE, Turkey, ...)", "0/1", _DOC),
+    Spec("origin_coalition_flag", "route", "Made in a country of the sanctions coalition (US, EU, UK, Japan, ...)", "0/1", _DOC),
+    Spec("destination_eaeu_partner_flag", "route", "Going to Russia, Belarus, Kyrgyzstan or Armenia (no customs border)", "0/1", _DOC),
+    Spec("route_new_for_firm", "route", "The firm has never before used this route (origin, dispatch, destination) for this HS heading", "0/1", "all history before t"),
+)  # fmt: skip
+
+
+def country_group_code(countries: pd.Series) -> pd.Series:
+    """Ordinal group of a country (see GROUPS); the first group that holds it wins.
+
+    >>> country_group_code(pd.Series(["KZ", "RU", "DE", "HK", "BR", "XX"])).tolist()
+    [0.0, 1.0, 2.0, 3.0, 3.0, 4.0]
+    """
+    eaeu = country_group("eaeu") - {"KZ"}
+    coalition, hubs = country_group("sanctions_coalition"), country_group("transshipment_hub")
+    values = countries.to_numpy(dtype=object)
+    code = np.select(
+        [values == "KZ", np.isin(values, list(eaeu)), np.isin(values, list(coalition)),
+         np.isin(values, list(hubs))],
+        [0.0, 1.0, 2.0, 3.0],
+        default=4.0,
+    )  # fmt: skip
+    return pd.Series(code, index=countries.index)
+
+
+def compute(inputs: Inputs, stats: FeatureStats) -> pd.DataFrame:
+    """The route features of every line."""
+    lines = inputs.lines
+    out = pd.DataFrame(
+        {name: stats.encode(name, lines[source]) for name, source in _SOURCES.items()},
+        index=lines.index,
+    )
+    for group, column in (("origin_group", "origin_country"), ("dispatch_group", "dispatch_country"),
+                          ("destination_group", "destination_country")):  # fmt: skip
+        out[group] = country_group_code(lines[column])
+    out["origin_differs_from_dispatch"] = (
+        lines["origin_country"] != lines["dispatch_country"]
+    ).astype(float)
+    out["dispatch_hub_flag"] = (out["dispatch_group"] == 3).astype(float)
+    out["origin_coalition_flag"] = (out["origin_group"] == 2).astype(float)
+    out["destination_eaeu_partner_flag"] = (out["destination_group"] == 1).astype(float)
+    route = key_codes(lines["subject_id"], lines["origin_country"], lines["dispatch_country"],
+                      lines["destination_country"], lines["hs4"])  # fmt: skip
+    out["route_new_for_firm"] = first_seen(route, lines["t"].to_numpy())
+    return out
+
+
+_SOURCES = {
+    "doc_type_code": "doc_type",
+    "flow_code": "flow",
+    "origin_country_code": "origin_country",
+    "dispatch_country_code": "dispatch_country",
+    "destination_country_code": "destination_country",
+    "partner_country_code": "partner_country",
+    "transport_mode_code": "transport_mode",
+    "office_code": "office",
+    "invoice_currency_code": "invoice_currency",
+}

@@ -1,0 +1,129 @@
+"""Statistics learned from the training window and carried with the model.
+
+`fit_feature_stats` learns them once; feature functions receive them as arguments and never
+recompute them, so serving scores with exactly what training saw. Everything here round-trips
+through JSON (`to_dict` / `from_dict`) for the model bundle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Categorical columns with a frozen vocabulary: feature name -> column it encodes.
+CATEGORICAL_SOURCES: dict[str, str] = {
+    "hs_chapter_code": "chapter",
+    "hs_heading_code": "hs4",
+    "hs6_code": "hs6",
+    "doc_type_code": "doc_type",
+    "flow_code": "flow",
+    "origin_country_code": "origin_country",
+    "dispatch_country_code": "dispatch_country",
+    "destination_country_code": "destination_country",
+    "partner_country_code": "partner_country",
+    "transport_mode_code": "transport_mode",
+    "office_code": "office",
+    "invoice_currency_code": "invoice_currency",
+}
+MIN_CELL = 20  # rows a cell needs before its median and MAD are trusted
+MAD_FLOOR = 0.05  # in log units: a cell of identical prices must not make every z infinite
+
+
+@dataclass
+class RobustCells:
+    """Median and MAD of a log quantity per cell, at several levels of back-off."""
+
+    levels: list[tuple[str, ...]]  # e.g. [("hs6", "origin_country"), ("hs6",), ("hs4",)]
+    tables: list[pd.DataFrame] = field(default_factory=list)  # index = level, cols median, mad
+
+    def z(self, frame: pd.DataFrame, log_value: pd.Series) -> pd.Series:
+        """Robust z-score of `log_value` in the finest level that has a trusted cell."""
+        median = pd.Series(np.nan, index=frame.index)
+        mad = pd.Series(np.nan, index=frame.index)
+        for level, table in zip(self.levels, self.tables, strict=True):
+            missing = median.isna()
+            if not missing.any():
+                break
+            keys = pd.MultiIndex.from_frame(frame.loc[missing, list(level)])
+            found = table.reindex(keys)
+            median[missing] = found["median"].to_numpy()
+            mad[missing] = found["mad"].to_numpy()
+        return (log_value - median) / (1.4826 * mad.clip(lower=MAD_FLOOR))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "levels": [list(level) for level in self.levels],
+            "tables": [t.reset_index().to_dict(orient="split", index=False) for t in self.tables],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RobustCells:
+        levels = [tuple(level) for level in data["levels"]]
+        tables = [
+            pd.DataFrame(t["data"], columns=t["columns"]).set_index(list(level))
+            for level, t in zip(levels, data["tables"], strict=True)
+        ]
+        return cls(levels, tables)
+
+
+def fit_robust_cells(
+    frame: pd.DataFrame, log_value: pd.Series, levels: list[tuple[str, ...]]
+) -> RobustCells:
+    """Median and MAD of `log_value` per cell of each level, keeping cells of MIN_CELL rows."""
+    valid = log_value.notna() & np.isfinite(log_value)
+    tables = []
+    for level in levels:
+        grouped = log_value[valid].groupby([frame.loc[valid, c] for c in level])
+        median = grouped.median()
+        deviation = (
+            log_value[valid]
+            - median.reindex(pd.MultiIndex.from_frame(frame.loc[valid, list(level)])).to_numpy()
+        ).abs()
+        mad = deviation.groupby([frame.loc[valid, c] for c in level]).median()
+        table = pd.DataFrame({"median": median, "mad": mad, "n": grouped.size()})
+        table = table[table["n"] >= MIN_CELL]
+        if not isinstance(table.index, pd.MultiIndex):
+            table.index = pd.MultiIndex.from_arrays([table.index], names=list(level))
+        tables.append(table)
+    return RobustCells(levels, tables)
+
+
+@dataclass
+class FeatureStats:
+    """Everything `build_features` needs that was learned from the training window."""
+
+    vocabularies: dict[str, list[str]]
+    unit_value: RobustCells
+    kg_per_unit: RobustCells
+
+    def encode(self, name: str, values: pd.Series) -> pd.Series:
+        """Integer code of each value in the frozen vocabulary; unseen or missing gives NaN."""
+        vocabulary = self.vocabularies[name]
+        codes = pd.Index(vocabulary).get_indexer(pd.Index(values.astype(object)))
+        return pd.Series(np.where(codes >= 0, codes, np.nan), index=values.index, name=name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vocabularies": self.vocabularies,
+            "unit_value": self.unit_value.to_dict(),
+            "kg_per_unit": self.kg_per_unit.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureStats:
+        return cls(
+            vocabularies={k: list(v) for k, v in data["vocabularies"].items()},
+            unit_value=RobustCells.from_dict(data["unit_value"]),
+            kg_per_unit=RobustCells.from_dict(data["kg_per_unit"]),
+        )
+
+
+def fit_vocabularies(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """Sorted distinct values of every categorical source column (the frozen categories)."""
+    return {
+        name: sorted(str(v) for v in frame[source].dropna().unique())
+        for name, source in CATEGORICAL_SOURCES.items()
+    }
