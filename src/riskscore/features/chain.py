@@ -37,7 +37,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("markup_ratio", "chain", "Unit value of this line over the unit value the seller paid", "ratio", _LINE),
     Spec("chain_matched_by_link", "chain", "The upstream line was named on the document (1) or matched from stock (0)", "0/1", _LINE),
     Spec("firm_reexports_to_eaeu_before", "chain", "Exports to Russia, Belarus, Kyrgyzstan or Armenia the firm made with a traced source", "exports", "all history before t"),
-    Spec("firm_fast_reexport_share", "chain", f"Share of those exports that left within {_FAST_DAYS} days of arriving", "share", "all history before t"),
+    Spec("firm_fast_reexport_share", "chain", f"Share of the firm's earlier traced exports to EAEU partners that left within {_FAST_DAYS} days of arriving", "share", "all history before t"),
 )  # fmt: skip
 _OUTPUT = [s.name for s in SPECS[:7]]
 

@@ -62,10 +62,12 @@ class RobustCells:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RobustCells:
         levels = [tuple(level) for level in data["levels"]]
-        tables = [
-            pd.DataFrame(t["data"], columns=t["columns"]).set_index(list(level))
-            for level, t in zip(levels, data["tables"], strict=True)
-        ]
+        tables = []
+        for level, t in zip(levels, data["tables"], strict=True):
+            frame = pd.DataFrame(t["data"], columns=t["columns"])
+            # Always a MultiIndex, even for one level: lookups use MultiIndex keys.
+            frame.index = pd.MultiIndex.from_frame(frame[list(level)].astype(object))
+            tables.append(frame.drop(columns=list(level)))
         return cls(levels, tables)
 
 

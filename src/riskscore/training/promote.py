@@ -1,0 +1,96 @@
+"""Promotion: the challenger becomes champion only if it catches more on the same test window.
+
+Both models score the challenger's test window with their own feature statistics; the
+comparison is precision at the red-channel budget on the inspected labels (what a customs
+service can check). With ground truth present the same figure on the truth is recorded too.
+The decision and its figures are written as tags on the challenger's model version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from riskscore.data import load_world
+from riskscore.features import build_features
+from riskscore.model import RiskModel
+from riskscore.training import tracking
+from riskscore.training.evaluate import documents_of, top_share
+from riskscore.training.pipeline import score_window
+from riskscore.training.train import attach_outcomes
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What promote decided and why."""
+
+    promoted: bool
+    reason: str
+    challenger: tracking.Registered
+    champion: tracking.Registered | None
+    figures: dict[str, float]
+
+
+def red_precision(model: RiskModel, directory: Path, window: tuple[str, str]) -> dict[str, float]:
+    """Precision at the model's red budget on the window, on labels (and truth when known)."""
+    world = load_world(directory, with_truth=False)
+    lines = attach_outcomes(world.documents, world.outcomes)
+    issued = lines["issued_at"]
+    first, last = pd.Timestamp(window[0], tz="UTC"), pd.Timestamp(window[1], tz="UTC")
+    mask = ((issued >= first) & (issued < last + pd.Timedelta(days=1))).to_numpy()
+    features = build_features(world.documents, model.stats, world.firms, world.outcomes)
+    docs = documents_of(score_window(model, world, features, lines, mask, directory, seed=0))
+    share = model.thresholds["red_share"]
+    inspected = docs[docs["inspected"]]
+    chosen = top_share(inspected["model"].to_numpy(), share)
+    figures = {"precision_labels": float(inspected["violation_found"].to_numpy()[chosen].mean())}
+    if "is_evasion" in docs:
+        chosen_all = top_share(docs["model"].to_numpy(), share)
+        figures["precision_truth"] = float(docs["is_evasion"].to_numpy()[chosen_all].mean())
+    return figures
+
+
+def promote(
+    client: MlflowClient, name: str, force: bool = False, data_dir: Path | None = None
+) -> Decision:
+    """Move `champion` to the challenger if it beats the champion (or `force`)."""
+    challenger = tracking.resolve(client, name, "challenger")
+    if challenger is None:
+        raise tracking.RegistryError(
+            f"model {name!r} has no challenger: run `riskscore train` first"
+        )
+    champion = tracking.resolve(client, name, "champion")
+    if champion is not None and champion.version == challenger.version:
+        return Decision(False, "the challenger is already champion", challenger, champion, {})
+    new = tracking.load_model(challenger)
+    directory = data_dir or Path(new.metadata["data_dir"])
+    window = tuple(new.metadata["windows"]["test"])
+    figures: dict[str, float] = {
+        f"challenger_{k}": v for k, v in red_precision(new, directory, window).items()
+    }
+    if champion is None:
+        promoted, reason = True, "no champion yet"
+    else:
+        old = tracking.load_model(champion)
+        figures |= {f"champion_{k}": v for k, v in red_precision(old, directory, window).items()}
+        better = figures["challenger_precision_labels"] > figures["champion_precision_labels"]
+        promoted = better or force
+        reason = (
+            "beats the champion"
+            if better
+            else ("forced" if force else "does not beat the champion")
+        )
+    tags: dict[str, Any] = {
+        "promotion_decision": "promoted" if promoted else "rejected",
+        "promotion_reason": reason,
+        "compared_on_window": f"{window[0]}..{window[1]}",
+        "compared_with_version": champion.version if champion else "none",
+    }
+    tracking.tag_version(client, challenger, tags | figures)
+    if promoted:
+        tracking.set_alias(client, challenger, "champion")
+    return Decision(promoted, reason, challenger, champion, figures)
