@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from datetime import date
@@ -190,6 +191,7 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Override lightgbm.seed.")] = None,
 ) -> None:
     """Train a LightGBM model, log the run to MLflow and register it as `challenger`."""
+    from riskscore.report.registry import report_to
     from riskscore.training import tracking
     from riskscore.training.pipeline import train_model
 
@@ -203,6 +205,8 @@ def train(
     client = tracking.connect(Settings().models_dir)
     result = train_model(data, resolved, git_commit=tracking.git_commit())
     registered = tracking.log_training(client, result, resolved, tomllib_dump(resolved))
+    with tempfile.TemporaryDirectory() as tmp:  # the run carries its own report
+        report_to(client, registered.name, "challenger", Path(tmp) / "report.html")
     truth = result.evaluation.get("truth", result.evaluation["labels"])
     red = next(
         r
@@ -243,6 +247,21 @@ def promote(
     figures = ", ".join(f"{k} {v:.3f}" for k, v in decision.figures.items())
     verdict = "promoted to champion" if decision.promoted else "not promoted"
     typer.echo(f"version {decision.challenger.version} {verdict}: {decision.reason}. {figures}")
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="HTML file to write.")],
+    alias: Annotated[str, typer.Option(help="Which registered version to report on.")] = "champion",
+    name: Annotated[str, typer.Option(help="Registered model name.")] = "reexport-risk",
+) -> None:
+    """Write the managers' report of a registered model (self-contained HTML)."""
+    from riskscore.report.registry import report_to
+    from riskscore.training import tracking
+
+    client = tracking.connect(Settings().models_dir)
+    path = report_to(client, name, alias, out)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); also logged to the run")
 
 
 def main() -> None:

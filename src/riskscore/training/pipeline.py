@@ -116,6 +116,27 @@ def train_model(
     )  # fmt: skip
 
 
+def _rule_columns(documents: pd.DataFrame) -> pa.Table:
+    """The columns the legacy rules read, as Arrow (built column by column: pyarrow's
+    from_pandas reads tz-aware columns through an API pandas 3.1 deprecates)."""
+    names = (
+        "document_id",
+        "doc_type",
+        "flow",
+        "hs_code",
+        "dispatch_country",
+        "destination_country",
+    )
+    columns = {
+        name: pa.array(documents[name].to_numpy(dtype=object), pa.string()) for name in names
+    }
+    micros = documents["issued_at"].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
+    columns["issued_at"] = pa.array(micros.astype("int64"), pa.int64()).cast(
+        pa.timestamp("us", "UTC")
+    )
+    return pa.table(columns)
+
+
 def score_window(
     model: RiskModel,
     world: World,
@@ -129,8 +150,7 @@ def score_window(
     documents = world.documents[window]
     scored = lines[window].copy()
     scored["model"] = model.score(features[window])
-    table = pa.Table.from_pandas(documents, preserve_index=False)
-    scored["legacy_rules"] = rule_probability(table)
+    scored["legacy_rules"] = rule_probability(_rule_columns(documents))
     scored["random"] = np.random.default_rng(seed).random(len(scored))
     truth_path = Path(directory) / "truth.parquet"
     if truth_path.exists():  # generated data: evaluate against what really happened too
