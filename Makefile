@@ -47,11 +47,13 @@ test: lint typecheck unit  ## Lint, type check and the whole test suite (what CI
 test-slow: $(STAMP)  ## Slow scale checks only
 	$(BIN)/pytest -m slow
 
-bench: $(STAMP)  ## Benchmarks: world generation at demo size, 1 and 2 processes
+bench: $(STAMP)  ## Benchmarks at demo size: world generation (1 vs 2 processes), features
 	$(BIN)/python -m riskscore.data.bench_generate
+	$(BIN)/python -m riskscore.features.bench_features
 
-bench-scale: $(STAMP)  ## Benchmark: a 10-million-line world (several minutes)
+bench-scale: $(STAMP)  ## Benchmarks at 10 million lines (several minutes, ~15 GB of memory)
 	$(BIN)/python -m riskscore.data.bench_generate --lines 10000000
+	$(BIN)/python -m riskscore.features.bench_features --firms 83000
 
 clean:  ## Remove the virtualenv and generated data (keeps models/)
 	rm -rf $(VENV) data

@@ -28,16 +28,18 @@ __all__ = [
     "FeatureStats",
     "build_features",
     "fit_feature_stats",
+    "with_derived_columns",
 ]
 
 
-def _lines(documents: pd.DataFrame) -> pd.DataFrame:
+def with_derived_columns(documents: pd.DataFrame) -> pd.DataFrame:
+    """The documents with the derived columns every family reads (`lines.prepare`)."""
     return pd.concat([documents, prepare(documents)], axis=1)
 
 
 def fit_feature_stats(train_documents: pd.DataFrame) -> FeatureStats:
     """Learn vocabularies and value statistics from the training window's documents."""
-    lines = _lines(train_documents)
+    lines = with_derived_columns(train_documents)
     unit_value, kg_per_unit = value.fit_value_cells(lines)
     return FeatureStats(fit_vocabularies(lines), unit_value, kg_per_unit)
 
@@ -53,7 +55,7 @@ def build_features(
     History features see the documents and outcomes passed in, so give the full history up to
     the lines you need, not just those lines. Categoricals are vocabulary codes (NaN unseen).
     """
-    inputs = Inputs(_lines(documents), firms, outcomes)
+    inputs = Inputs(with_derived_columns(documents), firms, outcomes)
     frames = [
         product.compute(inputs, stats),
         route.compute(inputs, stats),

@@ -1,0 +1,78 @@
+"""Benchmark of `build_features`: rows per second per family, at demo size or at scale.
+
+    python -m riskscore.features.bench_features --data data/world
+    python -m riskscore.features.bench_features --firms 83000   # generates ~10M lines first
+
+Times each family separately and the whole `build_features`, and prints peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from riskscore.data import WorldConfig, generate, load_world
+from riskscore.features import (
+    build_features,
+    chain,
+    fit_feature_stats,
+    party,
+    product,
+    route,
+    value,
+)
+from riskscore.features import with_derived_columns as prepare_lines
+from riskscore.features.inputs import Inputs
+
+
+def _timed(step: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    step()
+    return time.perf_counter() - began
+
+
+def bench(directory: Path) -> None:
+    world = load_world(directory, check=False, with_truth=False)
+    d = world.documents
+    stats = fit_feature_stats(d[d["issued_at"] < pd.Timestamp("2023-07-01", tz="UTC")])
+    rows = len(d)
+    inputs = Inputs(prepare_lines(d), world.firms, world.outcomes)
+    steps: dict[str, Callable[[], object]] = {
+        "prepare": lambda: prepare_lines(d),
+        "product": lambda: product.compute(inputs, stats),
+        "route": lambda: route.compute(inputs, stats),
+        "value": lambda: value.compute(inputs, stats),
+        "party": lambda: party.compute(inputs),
+        "chain": lambda: chain.compute(inputs),
+        "build_features (all)": lambda: build_features(d, stats, world.firms, world.outcomes),
+    }
+    print(f"{rows:,} lines")
+    print(f"{'step':<22} {'seconds':>8} {'lines/s':>12}")
+    for name, step in steps.items():
+        seconds = _timed(step)
+        print(f"{name:<22} {seconds:>8.2f} {rows / seconds:>12,.0f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory {peak:,.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="an existing dataset folder")
+    parser.add_argument("--firms", type=int, default=2_500, help="generate a world of this size")
+    args = parser.parse_args()
+    if args.data:
+        bench(args.data)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(WorldConfig(firms=args.firms), Path(tmp) / "world", workers=2)
+        bench(Path(tmp) / "world")
+
+
+if __name__ == "__main__":
+    main()
