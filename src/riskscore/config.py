@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +18,15 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     models_dir: Path = Path("models")
+    model_name: str = "reexport-risk"
+    model_alias: str = "champion"
+    random_share: float = Field(0.01, ge=0.0, le=1.0, description="documents sent red at random")
+    max_body_bytes: int = Field(1_000_000, ge=1_000)
+
+    @property
+    def state_path(self) -> Path:
+        """The online state (SQLite, WAL mode)."""
+        return self.data_dir / "state.db"
 
     @property
     def world_dir(self) -> Path:

@@ -27,6 +27,7 @@ __all__ = [
     "SPECS",
     "FeatureStats",
     "build_features",
+    "build_features_with_lots",
     "fit_feature_stats",
     "with_derived_columns",
 ]
@@ -55,6 +56,20 @@ def build_features(
     History features see the documents and outcomes passed in, so give the full history up to
     the lines you need, not just those lines. Categoricals are vocabulary codes (NaN unseen).
     """
+    return build_features_with_lots(documents, stats, firms, outcomes)[0]
+
+
+def build_features_with_lots(
+    documents: pd.DataFrame,
+    stats: FeatureStats,
+    firms: pd.DataFrame | None = None,
+    outcomes: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`build_features`, and the lot each bought line became (`chain.LOT_COLUMNS`).
+
+    The online state stores the lots so that a firm's stock can later be rebuilt from the
+    firm's own history; documents carrying stored LOT_COLUMNS reuse them.
+    """
     inputs = Inputs(with_derived_columns(documents), firms, outcomes)
     frames = [
         product.compute(inputs, stats),
@@ -63,4 +78,5 @@ def build_features(
         party.compute(inputs),
         chain.compute(inputs),
     ]
-    return pd.concat(frames, axis=1)[list(FEATURE_NAMES)].astype("float64")
+    every = pd.concat(frames, axis=1)
+    return every[list(FEATURE_NAMES)].astype("float64"), every[list(chain.LOT_COLUMNS)]

@@ -40,6 +40,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("firm_fast_reexport_share", "chain", f"Share of the firm's earlier traced exports to EAEU partners that left within {_FAST_DAYS} days of arriving", "share", "all history before t"),
 )  # fmt: skip
 _OUTPUT = [s.name for s in SPECS[:7]]
+# The lot a bought line becomes: what the online state stores so that a firm's stock can be
+# rebuilt from its own history alone (its suppliers' histories are not needed).
+LOT_COLUMNS = ("lot_chain_start", "lot_firms", "lot_origin", "lot_hs6")
 
 
 @dataclass(slots=True)
@@ -56,7 +59,12 @@ class Lot:
 
 
 def trace(lines: pd.DataFrame) -> pd.DataFrame:
-    """The chain features of every line (NaN for lines that sell nothing from Kazakh stock)."""
+    """The chain features of every line (NaN for lines that sell nothing from Kazakh stock),
+    followed by the LOT_COLUMNS of every bought line.
+
+    Where `lines` already carries LOT_COLUMNS for a bought line (the online state stores them),
+    that lot is taken as given instead of being traced through the seller's stock.
+    """
     order = np.lexsort(
         (lines["item_no"].to_numpy(), lines["document_id"].to_numpy(dtype=object),
          lines["t"].to_numpy())
@@ -67,6 +75,8 @@ def trace(lines: pd.DataFrame) -> pd.DataFrame:
     unit_value = lines["unit_value"].to_numpy(dtype=float)[order]
     linked_no = lines["linked_item_no"].to_numpy(dtype=float)[order]
     result = np.full((len(lines), len(_OUTPUT)), np.nan)
+    given = _given_lots(lines, order)
+    bought: list[Lot | None] = [None] * len(lines)
     lots: dict[tuple[str, int], tuple[str, Lot]] = {}
     stock: dict[tuple[str, str], deque[Lot]] = {}
     boundaries = np.flatnonzero(np.r_[True, t[1:] != t[:-1], True])
@@ -75,10 +85,30 @@ def trace(lines: pd.DataFrame) -> pd.DataFrame:
         for i in range(start, stop):
             sources.append(_sell(i, cols, t, amount, unit_value, linked_no, lots, stock, result))
         for i in range(start, stop):
-            _buy(i, cols, t, amount, unit_value, sources[i - start], lots, stock)
+            source = given[i] or sources[i - start]
+            bought[i] = _buy(i, cols, t, amount, unit_value, source, lots, stock)
     out = pd.DataFrame(result, columns=_OUTPUT)
+    out["lot_chain_start"] = [np.nan if b is None else float(b.chain_start) for b in bought]
+    out["lot_firms"] = [np.nan if b is None else float(b.firms) for b in bought]
+    out["lot_origin"] = pd.Series([None if b is None else b.origin for b in bought], dtype=object)
+    out["lot_hs6"] = pd.Series([None if b is None else b.hs6 for b in bought], dtype=object)
     out.index = lines.index[order]
     return out.reindex(lines.index)
+
+
+def _given_lots(lines: pd.DataFrame, order: np.ndarray) -> list[Lot | None]:
+    """Stored lots as sources: a Lot whose chain is the stored one, one firm short (the buyer
+    adds itself)."""
+    if "lot_chain_start" not in lines:
+        return [None] * len(lines)
+    start = lines["lot_chain_start"].to_numpy(dtype=float)[order]
+    firms = lines["lot_firms"].to_numpy(dtype=float)[order]
+    origin = lines["lot_origin"].to_numpy(dtype=object)[order]
+    hs6 = lines["lot_hs6"].to_numpy(dtype=object)[order]
+    return [
+        None if np.isnan(s) else Lot(int(s), int(s), int(f) - 1, str(o), str(h), np.nan, 0.0)
+        for s, f, o, h in zip(start, firms, origin, hs6, strict=True)
+    ]
 
 
 _COLUMNS = ("flow", "document_id", "item_no", "consignor_id", "consignor_country", "consignee_id",
@@ -132,9 +162,9 @@ def _buy(
     i: int, cols: dict[str, np.ndarray], t: np.ndarray, amount: np.ndarray,
     unit_value: np.ndarray, source: Lot | None, lots: dict[tuple[str, int], tuple[str, Lot]],
     stock: dict[tuple[str, str], deque[Lot]],
-) -> None:  # fmt: skip
+) -> Lot | None:  # fmt: skip
     if cols["flow"][i] not in ("import", "domestic") or cols["consignee_country"][i] != "KZ":
-        return
+        return None
     buyer = cols["consignee_id"][i]
     ti = int(t[i])
     if source is None:  # an import, or a purchase whose source is unknown: the chain starts here
@@ -147,6 +177,7 @@ def _buy(
     lots[(cols["document_id"][i], int(cols["item_no"][i]))] = (buyer, lot)
     stock.setdefault((buyer, cols["hs_code"][i]), deque()).append(lot)
     stock.setdefault((buyer, cols["hs4"][i]), deque()).append(lot)
+    return lot
 
 
 def reexport_history(lines: pd.DataFrame, traced: pd.DataFrame) -> pd.DataFrame:
@@ -166,6 +197,6 @@ def reexport_history(lines: pd.DataFrame, traced: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute(inputs: Inputs) -> pd.DataFrame:
-    """The chain features of every line."""
+    """The chain features of every line, then the LOT_COLUMNS of every bought line."""
     traced = trace(inputs.lines)
     return pd.concat([traced, reexport_history(inputs.lines, traced)], axis=1)

@@ -40,30 +40,42 @@ def key_codes(*parts: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Events:
-    """Events sorted by (key, time), ready to answer `before` queries."""
+    """Events sorted by (key, time, value), ready to answer `before` queries.
+
+    Sums accumulate per key, in an order fixed by (time, value): the service, which sees one
+    firm's history, adds exactly the same numbers in the same order as the batch pipeline,
+    which sees everyone's (a global running sum would lose digits to other firms' totals).
+    """
 
     packed: np.ndarray
-    cumulative: np.ndarray  # cumulative sums of the value, with a leading 0
+    running: np.ndarray  # inclusive running sum of the value within each key
 
     @classmethod
     def build(cls, key: np.ndarray, time: np.ndarray, value: np.ndarray | None = None) -> Events:
         packed = (key.astype(np.int64) << _TIME_BITS) | time.astype(np.int64)
-        order = np.argsort(packed, kind="stable")
         weights = np.ones(len(key)) if value is None else np.nan_to_num(value.astype(float))
-        cumulative = np.concatenate([[0.0], np.cumsum(weights[order])])
-        return cls(packed[order], cumulative)
+        order = np.lexsort((weights, packed))
+        running = pd.Series(weights[order]).groupby(key[order]).cumsum().to_numpy()
+        return cls(packed[order], running)
 
     def before(
         self, key: np.ndarray, time: np.ndarray, window: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(count, sum of values) of events with the same key in [time - window, time)."""
+        first = np.searchsorted(self.packed, key << _TIME_BITS, side="left")
         high = np.searchsorted(self.packed, (key << _TIME_BITS) | time, side="left")
         if window is None:
-            low = np.searchsorted(self.packed, key << _TIME_BITS, side="left")
+            low = first
         else:
             start = np.maximum(time - int(window), 0)
             low = np.searchsorted(self.packed, (key << _TIME_BITS) | start, side="left")
-        return (high - low).astype(float), self.cumulative[high] - self.cumulative[low]
+        return (high - low).astype(float), self._through(high, first) - self._through(low, first)
+
+    def _through(self, stop: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Running sum of the key's events before index `stop` (0 when there are none)."""
+        if not len(self.running):
+            return np.zeros(len(stop))
+        return np.where(stop > first, self.running[np.maximum(stop - 1, 0)], 0.0)
 
     def last_before(self, key: np.ndarray, time: np.ndarray) -> np.ndarray:
         """Time of the latest event of the key strictly before `time` (NaN when none)."""

@@ -151,7 +151,7 @@ def _russian_buyers(lines: pd.DataFrame, subject: np.ndarray, out: pd.DataFrame)
     exports = pd.DataFrame(
         {"firm": subject[to_russia], "buyer": lines["partner_id"].to_numpy()[to_russia],
          "t": t[to_russia], "value": lines["value_usd"].to_numpy(dtype=float)[to_russia]}
-    ).sort_values(["t"], kind="stable")  # fmt: skip
+    ).sort_values(["t", "buyer", "value"], kind="stable")  # fmt: skip
     before = exports.groupby(["firm", "buyer"], sort=False)["value"].cumsum() - exports["value"]
     square_step = (before + exports["value"]) ** 2 - before**2
     first = exports.groupby(["firm", "buyer"], sort=False)["t"].min().reset_index()

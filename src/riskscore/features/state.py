@@ -1,0 +1,223 @@
+"""The online state: every scored document, its lots, outcomes and the register, in SQLite.
+
+The service reads a document's parties' history from here and runs `build_features` on it,
+the same code as training; then it writes the document (with the lots it became) back, so the
+next document sees it. SQLite in WAL mode lets readers go on while one writer appends.
+Scoring answers are kept by document id, so the same document scored twice answers the same
+and is counted once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskscore.features.chain import LOT_COLUMNS
+from riskscore.schema import DOCUMENT_COLUMNS, FIRM_COLUMNS, OUTCOME_COLUMNS
+
+_TIMES = {"issued_at", "registered_at", "inspected_at", "recorded_at"}
+_INTEGERS = {"item_no", "linked_item_no"}
+_LINE_COLUMNS = (*DOCUMENT_COLUMNS, *LOT_COLUMNS)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS lines ({", ".join(_LINE_COLUMNS)},
+    PRIMARY KEY (document_id, item_no));
+CREATE INDEX IF NOT EXISTS lines_consignor ON lines (consignor_id);
+CREATE INDEX IF NOT EXISTS lines_consignee ON lines (consignee_id);
+CREATE INDEX IF NOT EXISTS lines_declarant ON lines (declarant_id);
+CREATE TABLE IF NOT EXISTS outcomes ({", ".join(OUTCOME_COLUMNS)});
+CREATE INDEX IF NOT EXISTS outcomes_document ON outcomes (document_id);
+CREATE TABLE IF NOT EXISTS firms ({", ".join(FIRM_COLUMNS)}, PRIMARY KEY (firm_id));
+CREATE TABLE IF NOT EXISTS answers (document_id PRIMARY KEY, body, features);
+"""
+
+
+def _to_sql(frame: pd.DataFrame, columns: Iterable[str]) -> list[tuple[object, ...]]:
+    """Rows for SQLite: times as integer microseconds, lists as JSON, NaN as NULL."""
+    out: dict[str, np.ndarray] = {}
+    for column in columns:
+        values = frame[column]
+        if column in _TIMES:
+            micros = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+            out[column] = micros.astype("int64").to_numpy(dtype=object)
+        elif column == "previous_document_ids":
+            out[column] = np.array(
+                [json.dumps(list(v) if v is not None else []) for v in values], dtype=object
+            )
+        else:
+            out[column] = values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+    return list(zip(*out.values(), strict=True))
+
+
+def _from_sql(frame: pd.DataFrame) -> pd.DataFrame:
+    """Frames with the dtypes `load_world` gives (the features rely on them)."""
+    for column in frame.columns:
+        if column in _TIMES:
+            frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="us", utc=True)
+        elif column == "previous_document_ids":
+            frame[column] = frame[column].map(json.loads)
+        elif column in _INTEGERS or column in ("lot_chain_start", "lot_firms"):
+            frame[column] = frame[column].astype("float64")
+        elif column == "violation_found":
+            frame[column] = frame[column].astype(bool)
+        elif frame[column].dtype == object:
+            frame[column] = frame[column].astype("str").where(frame[column].notna(), None)
+    if "item_no" in frame:
+        frame["item_no"] = frame["item_no"].astype("int32")
+    return frame
+
+
+class OnlineState:
+    """History the service reads and writes. One instance per process; not thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._firms: pd.DataFrame | None = None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def ping(self) -> bool:
+        """True when the store answers a query."""
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def add_lines(self, lines: pd.DataFrame) -> None:
+        """Append document lines (DOCUMENT_COLUMNS and LOT_COLUMNS) in one transaction."""
+        marks = ", ".join("?" * len(_LINE_COLUMNS))
+        with self._transaction():
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO lines VALUES ({marks})", _to_sql(lines, _LINE_COLUMNS)
+            )
+
+    def add_outcomes(self, outcomes: pd.DataFrame) -> None:
+        marks = ", ".join("?" * len(OUTCOME_COLUMNS))
+        with self._transaction():
+            self._db.executemany(
+                f"INSERT INTO outcomes VALUES ({marks})", _to_sql(outcomes, OUTCOME_COLUMNS)
+            )
+
+    def set_firms(self, firms: pd.DataFrame) -> None:
+        marks = ", ".join("?" * len(FIRM_COLUMNS))
+        with self._transaction():
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO firms VALUES ({marks})", _to_sql(firms, FIRM_COLUMNS)
+            )
+        self._firms = None
+
+    def score_document(
+        self, lines: pd.DataFrame, document_id: str, body: str, features: str
+    ) -> None:
+        """Store a scored document and its answer atomically: all of it or nothing."""
+        marks = ", ".join("?" * len(_LINE_COLUMNS))
+        with self._transaction():
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO lines VALUES ({marks})", _to_sql(lines, _LINE_COLUMNS)
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (document_id, body, features)
+            )
+
+    def _transaction(self) -> sqlite3.Connection:
+        """BEGIN now; the connection's context manager commits, or rolls back on error."""
+        self._db.execute("BEGIN")
+        return self._db
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def answer(self, document_id: str) -> str | None:
+        """The stored answer of a document scored before, if any."""
+        row = self._db.execute(
+            "SELECT body FROM answers WHERE document_id = ?", (document_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def features_of(self, document_id: str) -> list[list[float | None]] | None:
+        """The feature vectors served for a document (for audits and the parity test)."""
+        row = self._db.execute(
+            "SELECT features FROM answers WHERE document_id = ?", (document_id,)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def lines_exist(self, keys: list[tuple[str, int]]) -> list[bool]:
+        """Whether each (document_id, item_no) was stored."""
+        query = "SELECT 1 FROM lines WHERE document_id = ? AND item_no = ?"
+        return [self._db.execute(query, (d, int(n))).fetchone() is not None for d, n in keys]
+
+    def history(self, parties: Iterable[str]) -> pd.DataFrame:
+        """Every stored line in which any of `parties` is consignor, consignee or declarant."""
+        ids = sorted(set(parties))
+        marks = ", ".join("?" * len(ids))
+        query = (f"SELECT * FROM lines WHERE consignor_id IN ({marks}) OR consignee_id IN ({marks}) "
+                 f"OR declarant_id IN ({marks})")  # fmt: skip
+        frame = pd.read_sql_query(query, self._db, params=ids * 3)
+        return _from_sql(frame)
+
+    def outcomes(self, document_ids: Iterable[str]) -> pd.DataFrame:
+        """Outcomes of the given documents."""
+        ids = sorted(set(document_ids))
+        frames = []
+        for start in range(0, len(ids), 900):  # SQLite caps the number of parameters
+            chunk = ids[start : start + 900]
+            query = f"SELECT * FROM outcomes WHERE document_id IN ({', '.join('?' * len(chunk))})"
+            frames.append(pd.read_sql_query(query, self._db, params=chunk))
+        frame = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+        )
+        return _from_sql(frame)
+
+    def firms(self) -> pd.DataFrame:
+        """The firms register (cached: it changes only when the state is loaded)."""
+        if self._firms is None:
+            self._firms = _from_sql(pd.read_sql_query("SELECT * FROM firms", self._db))
+        return self._firms
+
+    def count(self, table: str) -> int:
+        if table not in ("lines", "outcomes", "firms", "answers"):
+            raise ValueError(f"unknown table {table!r}")
+        return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def load_history(
+    state: OnlineState,
+    documents: pd.DataFrame,
+    outcomes: pd.DataFrame | None,
+    firms: pd.DataFrame | None,
+    until: pd.Timestamp | None = None,
+) -> dict[str, int]:
+    """Warm the state with a history: documents issued and outcomes recorded before `until`.
+
+    The lots of bought lines are traced over the whole history first, exactly as the batch
+    pipeline traces them, and stored with the lines.
+    """
+    from riskscore.features import with_derived_columns
+    from riskscore.features.chain import trace
+
+    if until is not None:
+        documents = documents[documents["issued_at"] < until]
+        if outcomes is not None:
+            outcomes = outcomes[outcomes["recorded_at"] < until]
+    lots = trace(with_derived_columns(documents))[list(LOT_COLUMNS)]
+    state.add_lines(pd.concat([documents, lots], axis=1))
+    if outcomes is not None:
+        state.add_outcomes(outcomes)
+    if firms is not None:
+        state.set_firms(firms)
+    return {"lines": len(documents), "outcomes": 0 if outcomes is None else len(outcomes)}

@@ -1,0 +1,181 @@
+"""Scoring one document: history from the online state, the training features, the model.
+
+The features are computed by `build_features_with_lots`, the function training uses, on the
+document together with its parties' stored history, so what is served equals what the batch
+pipeline computes for the same document (the parity test holds it to that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from riskscore.config import Settings
+from riskscore.features import SPECS, build_features_with_lots
+from riskscore.features.state import OnlineState
+from riskscore.model import RiskModel
+from riskscore.reference import countries
+from riskscore.schema import DOCUMENT_COLUMNS, Document, Outcome, document_rows
+from riskscore.service.rules import rules_triggered
+from riskscore.service.schemas import ItemScore, Reason, ScoreResponse, UnknownCode
+
+_MEANING = {s.name: s.meaning for s in SPECS}
+_UNIT = {s.name: s.unit for s in SPECS}
+_REASONS = 5
+
+
+class UnknownDocumentError(LookupError):
+    """An outcome names a document line that was never scored."""
+
+
+class Scorer:
+    """Scores documents against the online state with one model."""
+
+    def __init__(self, model: RiskModel, state: OnlineState, settings: Settings) -> None:
+        self.model, self.state, self.settings = model, state, settings
+        self._categories = {
+            name: list(model.stats.vocabularies[name]) for name in model.categorical
+            if name in model.stats.vocabularies
+        }  # fmt: skip
+
+    def score(self, document: Document) -> tuple[str, bool]:
+        """The answer as JSON, and whether it was stored before (then nothing is written)."""
+        stored = self.state.answer(document.document_id)
+        if stored is not None:
+            return stored, True
+        rows = _frame(document)
+        features, lots = self.features(rows)
+        scores = self.model.score(features)
+        top = float(scores.max())
+        random = _at_random(document.document_id, self.settings.random_share)
+        channel = "red" if random else self.model.channel(top)
+        reasons = self._reasons(features) if channel != "green" else [[] for _ in scores]
+        meta = self.model.metadata
+        answer = ScoreResponse(
+            document_id=document.document_id,
+            request_id=uuid.uuid4().hex,
+            score=top,
+            channel=channel,
+            selected_at_random=random,
+            items=[
+                ItemScore(item_no=int(n), score=float(s), reasons=r)
+                for n, s, r in zip(rows["item_no"], scores, reasons, strict=True)
+            ],
+            rules_triggered=rules_triggered(rows, features),
+            unknown_codes=self._unknown(document),
+            model_name=str(meta.get("name", self.settings.model_name)),
+            model_version=str(meta.get("version", "unregistered")),
+            model_alias=str(meta.get("alias", self.settings.model_alias)),
+            scored_at=datetime.now(UTC),
+        )
+        body = answer.model_dump_json()
+        vectors = json.dumps(
+            [[None if np.isnan(v) else v for v in row] for row in features.to_numpy().tolist()]
+        )
+        self.state.score_document(
+            pd.concat([rows, lots], axis=1), document.document_id, body, vectors
+        )
+        return body, False
+
+    def features(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Features and lots of the new rows, computed over their parties' history."""
+        parties = set(rows["consignor_id"]) | set(rows["consignee_id"]) | set(rows["declarant_id"])
+        history = self.state.history(parties)
+        frame = pd.concat([history, rows], ignore_index=True)
+        outcomes = self.state.outcomes(history["document_id"])
+        features, lots = build_features_with_lots(
+            frame, self.model.stats, self.state.firms(), outcomes
+        )
+        new = slice(len(history), len(frame))
+        return (features.iloc[new].reset_index(drop=True), lots.iloc[new].reset_index(drop=True))
+
+    def _reasons(self, features: pd.DataFrame) -> list[list[Reason]]:
+        contributions = self.model.contributions(features)[:, :-1]
+        names = self.model.feature_names
+        out = []
+        for row, push in zip(features.to_numpy(), contributions, strict=True):
+            top = np.argsort(-push, kind="stable")[:_REASONS]
+            out.append([self._reason(names[j], row[j], float(push[j])) for j in top])
+        return out
+
+    def _reason(self, name: str, value: float, push: float) -> Reason:
+        shown: float | str | None = None if np.isnan(value) else float(value)
+        if name in self._categories and shown is not None:
+            shown = self._categories[name][int(value)]
+        words = (
+            "unknown" if shown is None else (shown if isinstance(shown, str) else f"{shown:,.4g}")
+        )
+        direction = "raises" if push > 0 else "lowers"
+        sentence = f"{_MEANING[name]}: {words} ({_UNIT[name]}); this {direction} the risk."
+        return Reason(feature=name, value=shown, contribution=push, sentence=sentence)
+
+    def _unknown(self, document: Document) -> list[UnknownCode]:
+        known_hs = set(self.model.stats.vocabularies.get("hs6_code", []))
+        known_countries = countries()
+        found = []
+        for i, item in enumerate(document.items):
+            if item.hs_code[:6] not in known_hs:
+                reason = "HS subheading the model has never seen"
+                found.append(
+                    UnknownCode(field=f"items[{i}].hs_code", value=item.hs_code, reason=reason)
+                )
+            if item.origin_country not in known_countries:
+                reason = "not an ISO 3166 country code"
+                field = f"items[{i}].origin_country"
+                found.append(UnknownCode(field=field, value=item.origin_country, reason=reason))
+        for field in (
+            "consignor_country",
+            "consignee_country",
+            "dispatch_country",
+            "destination_country",
+        ):
+            value = getattr(document, field)
+            if value not in known_countries:
+                found.append(
+                    UnknownCode(field=field, value=value, reason="not an ISO 3166 country code")
+                )
+        return found
+
+    def record_outcomes(self, outcomes: list[Outcome]) -> int:
+        """Store inspection results; every one must name a scored document line."""
+        frame = pd.DataFrame([o.model_dump() for o in outcomes])
+        stored = self.state.lines_exist(
+            list(zip(frame["document_id"], frame["item_no"], strict=True))
+        )
+        missing = [i for i, ok in enumerate(stored) if not ok]
+        if missing:
+            raise UnknownDocumentError(missing)
+        frame["finding"] = frame["finding"].map(lambda f: None if f is None else str(f))
+        frame["selected_by"] = frame["selected_by"].map(str)
+        self.state.add_outcomes(frame)
+        return len(frame)
+
+
+def _frame(document: Document) -> pd.DataFrame:
+    """The document as flat rows with the dtypes of a loaded dataset."""
+    rows = pd.DataFrame(document_rows(document), columns=list(DOCUMENT_COLUMNS))
+    rows["issued_at"] = pd.to_datetime(rows["issued_at"], utc=True).astype("datetime64[us, UTC]")
+    for column in ("doc_type", "flow", "transport_mode"):
+        rows[column] = rows[column].map(str)
+    for column in (
+        "net_mass_kg",
+        "gross_mass_kg",
+        "supplementary_qty",
+        "value_usd",
+        "linked_item_no",
+    ):
+        rows[column] = rows[column].astype("float64")
+    rows["item_no"] = rows["item_no"].astype("int32")
+    return rows
+
+
+def _at_random(document_id: str, share: float) -> bool:
+    """Whether this document is one of the `share` sent red at random; the same id always
+    gives the same answer, so a repeated document is not re-drawn."""
+    digest = hashlib.sha256(document_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
