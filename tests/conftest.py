@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from riskscore.data import WorldConfig, generate
+from riskscore.training.config import DEFAULT_CONFIG, load_config
+from riskscore.training.pipeline import TrainingResult, train_model
 
 # Big enough for stable proportions (about 140,000 lines), small enough for seconds.
 SMALL = WorldConfig(seed=11, firms=1_200, firms_per_chunk=600)
@@ -25,3 +27,10 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "world"
     generate(TINY, out, workers=1)
     return out
+
+
+@pytest.fixture(scope="session")
+def small_training(small_world: Path) -> TrainingResult:
+    """One training run on the small world, shared by the training and service tests."""
+    config = load_config(Path(__file__).resolve().parents[1] / DEFAULT_CONFIG)
+    return train_model(small_world, config, git_commit="abc123")

@@ -31,8 +31,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> MlflowClient:
 
 
 @pytest.fixture(scope="module")
-def first(small_world: Path) -> TrainingResult:
-    return train_model(small_world, load_config(ROOT / DEFAULT_CONFIG), git_commit="abc123")
+def first(small_training: TrainingResult) -> TrainingResult:
+    return small_training
 
 
 def test_the_model_beats_rules_and_random_on_the_truth(first: TrainingResult) -> None:
