@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,21 @@ def model(small_training: TrainingResult) -> RiskModel:
     return small_training.model
 
 
-@pytest.fixture
-def client(world: World, model: RiskModel, tmp_path: Path) -> Iterator[TestClient]:
-    """A fresh state warmed with the world before CUT, and the app over it."""
-    state = OnlineState(tmp_path / "state.db")
+@pytest.fixture(scope="session")
+def warm_state(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state file warmed once with the world before CUT (closed, so one complete file)."""
+    path = tmp_path_factory.mktemp("state") / "state.db"
+    state = OnlineState(path)
     load_history(state, world.documents, world.outcomes, world.firms, CUT)
+    state.close()
+    return path
+
+
+@pytest.fixture
+def client(warm_state: Path, model: RiskModel, tmp_path: Path) -> Iterator[TestClient]:
+    """The app over a fresh copy of the warmed state."""
+    shutil.copy(warm_state, tmp_path / "state.db")
+    state = OnlineState(tmp_path / "state.db")
     settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "models", random_share=0.0)
     with TestClient(create_app(settings, model=model, state=state)) as test_client:
         yield test_client
