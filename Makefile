@@ -4,9 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 WORLD  := data/world
+CHAMPION := models/.champion
+REPORT := data/report.html
+STATE  := data/state.db
 
 .DEFAULT_GOAL := help
-.PHONY: help install run world test lint fmt typecheck unit test-slow bench bench-scale clean
+
+.PHONY: help install run world model test lint fmt typecheck unit test-slow bench bench-scale clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,11 +26,29 @@ install: $(STAMP)  ## Create .venv (when missing) and install the project with i
 $(WORLD)/documents.parquet: | $(STAMP)
 	$(BIN)/riskscore generate --out $(WORLD)
 
+$(CHAMPION): $(WORLD)/documents.parquet
+	$(BIN)/riskscore train --data $(WORLD)
+	$(BIN)/riskscore promote
+	@touch $@
+
+$(REPORT): $(CHAMPION)
+	$(BIN)/riskscore report --out $@
+
+$(STATE): $(WORLD)/documents.parquet
+	$(BIN)/riskscore state load $(WORLD)
+
 world: $(WORLD)/documents.parquet  ## Generate the demo world once (reused afterwards)
 
-run: world  ## Set everything up and show what the demo world holds
-	$(BIN)/riskscore validate $(WORLD)
-	$(BIN)/riskscore describe $(WORLD)
+model: $(REPORT)  ## Train, promote and report on the demo world once (reused afterwards)
+
+run: $(REPORT) $(STATE)  ## Set everything up once, then serve the API on http://127.0.0.1:8000
+	@echo ""
+	@echo "  riskscore is starting on http://127.0.0.1:8000"
+	@echo "  API docs:        http://127.0.0.1:8000/docs"
+	@echo "  managers report: $(REPORT)"
+	@echo "  try it:          curl -s -X POST http://127.0.0.1:8000/v1/score -H 'content-type: application/json' -d @service/examples/score_request.json"
+	@echo ""
+	$(BIN)/riskscore serve
 
 lint: $(STAMP)  ## Ruff: format check and lint
 	$(BIN)/ruff format --check src tests
@@ -55,5 +77,5 @@ bench-scale: $(STAMP)  ## Benchmarks at 10 million lines (several minutes, ~15 G
 	$(BIN)/python -m riskscore.data.bench_generate --lines 10000000
 	$(BIN)/python -m riskscore.features.bench_features --firms 83000
 
-clean:  ## Remove the virtualenv and generated data (keeps models/)
-	rm -rf $(VENV) data
+clean:  ## Remove the virtualenv, generated data and local models
+	rm -rf $(VENV) data models/mlflow.db models/artifacts $(CHAMPION)

@@ -22,6 +22,8 @@ from riskscore.schema import DOCUMENT_COLUMNS, FIRM_COLUMNS, OUTCOME_COLUMNS
 
 _TIMES = {"issued_at", "registered_at", "inspected_at", "recorded_at"}
 _INTEGERS = {"item_no", "linked_item_no"}
+# Float columns by the schema (an empty query result would otherwise come back as object).
+_FLOATS = {name for name, kind in DOCUMENT_COLUMNS.items() if str(kind) == "double"}
 _LINE_COLUMNS = (*DOCUMENT_COLUMNS, *LOT_COLUMNS)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS lines ({", ".join(_LINE_COLUMNS)},
@@ -60,7 +62,7 @@ def _from_sql(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="us", utc=True)
         elif column == "previous_document_ids":
             frame[column] = frame[column].map(json.loads)
-        elif column in _INTEGERS or column in ("lot_chain_start", "lot_firms"):
+        elif column in _INTEGERS or column in _FLOATS or column in ("lot_chain_start", "lot_firms"):
             frame[column] = frame[column].astype("float64")
         elif column == "violation_found":
             frame[column] = frame[column].astype(bool)
@@ -81,6 +83,7 @@ class OnlineState:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")  # several workers share the file
         self._db.executescript(_SCHEMA)
         self._firms: pd.DataFrame | None = None
 

@@ -19,8 +19,9 @@ router = APIRouter()
 @router.post("/v1/score", response_model=ScoreResponse, summary="Score one document")
 async def score(document: Document, scorer: ScorerDep) -> Response:
     """Score a DT, SNT or ESF; the same document_id scored again gets the same answer."""
-    body, _ = scorer.score(document)
-    return Response(body, media_type="application/json")
+    body, spent = scorer.score(document)
+    timing = ", ".join(f"{stage};dur={ms:.2f}" for stage, ms in spent.items())
+    return Response(body, media_type="application/json", headers={"Server-Timing": timing})
 
 
 @router.post("/v1/outcomes", response_model=OutcomeReceipt, summary="Record inspection results")

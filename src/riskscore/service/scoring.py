@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -43,18 +44,25 @@ class Scorer:
             if name in model.stats.vocabularies
         }  # fmt: skip
 
-    def score(self, document: Document) -> tuple[str, bool]:
-        """The answer as JSON, and whether it was stored before (then nothing is written)."""
+    def score(self, document: Document) -> tuple[str, dict[str, float]]:
+        """The answer as JSON and the milliseconds each stage took (for Server-Timing).
+
+        A document scored before gets its stored answer and nothing is written.
+        """
+        clock = _Stages()
         stored = self.state.answer(document.document_id)
         if stored is not None:
-            return stored, True
+            return stored, clock.lap("stored")
         rows = _frame(document)
-        features, lots = self.features(rows)
+        clock.lap("frame")
+        features, lots = self.features(rows, clock)
         scores = self.model.score(features)
+        clock.lap("lightgbm")
         top = float(scores.max())
         random = _at_random(document.document_id, self.settings.random_share)
         channel = "red" if random else self.model.channel(top)
         reasons = self._reasons(features) if channel != "green" else [[] for _ in scores]
+        clock.lap("reasons")
         meta = self.model.metadata
         answer = ScoreResponse(
             document_id=document.document_id,
@@ -74,23 +82,29 @@ class Scorer:
             scored_at=datetime.now(UTC),
         )
         body = answer.model_dump_json()
+        clock.lap("json")
         vectors = json.dumps(
             [[None if np.isnan(v) else v for v in row] for row in features.to_numpy().tolist()]
         )
         self.state.score_document(
             pd.concat([rows, lots], axis=1), document.document_id, body, vectors
         )
-        return body, False
+        return body, clock.lap("state_write")
 
-    def features(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def features(
+        self, rows: pd.DataFrame, clock: _Stages | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Features and lots of the new rows, computed over their parties' history."""
+        clock = clock or _Stages()
         parties = set(rows["consignor_id"]) | set(rows["consignee_id"]) | set(rows["declarant_id"])
         history = self.state.history(parties)
         frame = pd.concat([history, rows], ignore_index=True)
         outcomes = self.state.outcomes(history["document_id"])
+        clock.lap("history")
         features, lots = build_features_with_lots(
             frame, self.model.stats, self.state.firms(), outcomes
         )
+        clock.lap("features")
         new = slice(len(history), len(frame))
         return (features.iloc[new].reset_index(drop=True), lots.iloc[new].reset_index(drop=True))
 
@@ -154,6 +168,20 @@ class Scorer:
         frame["selected_by"] = frame["selected_by"].map(str)
         self.state.add_outcomes(frame)
         return len(frame)
+
+
+class _Stages:
+    """Milliseconds spent in each stage of one request, in order."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> dict[str, float]:
+        now = time.perf_counter()
+        self.spent[stage] = (now - self._last) * 1_000
+        self._last = now
+        return self.spent
 
 
 def _frame(document: Document) -> pd.DataFrame:

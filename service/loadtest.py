@@ -1,0 +1,214 @@
+"""Load test of the scoring service on loopback.
+
+    .venv/bin/python service/loadtest.py --rate 100 --requests 1500
+
+Needs `make model` first (the demo world in data/world and a champion under models/).
+For each worker count it: copies a state warmed with one year of the demo world (2023),
+starts `riskscore serve` on 127.0.0.1, and from a separate process sends single documents of
+1-5 items from 2024 in time order, open loop at `--rate` per second (latency is measured from
+each request's scheduled send time, so queueing counts). It prints p50/p99 latency, achieved
+throughput, errors, and the mean time of each server stage from the Server-Timing header.
+Loopback only; the request count and a time limit bound every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RISKSCORE = ROOT / ".venv" / "bin" / "riskscore"
+HEADER = ("document_id", "doc_type", "flow", "procedure_code", "issued_at", "office",
+          "declarant_id", "consignor_id", "consignor_country", "consignee_id",
+          "consignee_country", "dispatch_country", "destination_country", "transport_mode",
+          "invoice_currency")  # fmt: skip
+ITEM = ("item_no", "hs_code", "description", "origin_country", "net_mass_kg", "gross_mass_kg",
+        "supplementary_qty", "supplementary_unit", "value_usd", "linked_document_id",
+        "linked_item_no")  # fmt: skip
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def bodies(world: Path, start: str, count: int) -> list[bytes]:
+    """JSON bodies of the first `count` documents of 1-5 items issued from `start` on."""
+    from riskscore.data import load_world
+
+    d = load_world(world, check=False, with_truth=False).documents
+    d = d[d["issued_at"] >= pd.Timestamp(start, tz="UTC")].sort_values(
+        ["issued_at", "document_id", "item_no"]
+    )
+    sizes = d.groupby("document_id")["item_no"].transform("size")
+    out = []
+    for _, lines in d[sizes <= 5].groupby("document_id", sort=False):
+        head = lines.iloc[0]
+        body = {c: _plain(head[c]) for c in HEADER}
+        body["previous_document_ids"] = [str(x) for x in head["previous_document_ids"]]
+        body["items"] = [{c: _plain(row[c]) for c in ITEM} for _, row in lines.iterrows()]
+        for item in body["items"]:
+            if item["linked_item_no"] is not None:
+                item["linked_item_no"] = int(item["linked_item_no"])  # type: ignore[call-overload]
+        out.append(json.dumps(body).encode())
+        if len(out) == count:
+            break
+    return out
+
+
+def warm_state(world: Path, folder: Path, start: str, end: str) -> Path:
+    """A state holding the documents of [start, end) and the outcomes recorded in it."""
+    from riskscore.data import load_world
+    from riskscore.features.state import OnlineState, load_history
+
+    w = load_world(world, check=False, with_truth=False)
+    d, o = w.documents, w.outcomes
+    first, last = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+    d = d[(d["issued_at"] >= first) & (d["issued_at"] < last)]
+    assert o is not None
+    o = o[
+        (o["recorded_at"] >= first)
+        & (o["recorded_at"] < last)
+        & o["document_id"].isin(d["document_id"])
+    ]
+    state = OnlineState(folder / "state.db")
+    load_history(state, d, o, w.firms)
+    state.close()
+    return folder / "state.db"
+
+
+async def _send(
+    url: str, payloads: list[bytes], rate: float, limit: float
+) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, timeout=limit, limits=limits) as client:
+        began = time.perf_counter()
+
+        async def one(i: int, body: bytes) -> None:
+            due = began + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            try:
+                response = await client.post(
+                    "/v1/score", content=body, headers={"content-type": "application/json"}
+                )
+                status, timing = response.status_code, response.headers.get("server-timing", "")
+            except httpx.HTTPError as error:
+                status, timing = type(error).__name__, ""
+            results.append({"latency_ms": (time.perf_counter() - due) * 1_000, "status": status,
+                            "timing": timing, "done": time.perf_counter() - began})  # fmt: skip
+
+        await asyncio.gather(*(one(i, b) for i, b in enumerate(payloads)))
+    return results
+
+
+def _load(url: str, payloads: list[bytes], rate: float, limit: float, out: str) -> None:
+    Path(out).write_text(json.dumps(asyncio.run(_send(url, payloads, rate, limit))))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run(
+    workers: int, state: Path, payloads: list[bytes], rate: float, models: Path
+) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(state, Path(tmp) / "state.db")
+        port = _free_port()
+        env = os.environ | {"RISKSCORE_DATA_DIR": tmp, "RISKSCORE_MODELS_DIR": str(models),
+                            "OMP_NUM_THREADS": "1"}  # fmt: skip
+        server = subprocess.Popen(
+            [str(RISKSCORE), "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                try:
+                    if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            out = Path(tmp) / "results.json"
+            loader = multiprocessing.get_context("spawn").Process(
+                target=_load, args=(url, payloads, rate, 60.0, str(out))
+            )
+            loader.start()
+            loader.join(timeout=len(payloads) / rate + 180)
+            if loader.is_alive():
+                loader.terminate()
+            results = json.loads(out.read_text()) if out.exists() else []
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return summarise(results, workers, rate)
+
+
+def summarise(results: list[dict[str, object]], workers: int, rate: float) -> dict[str, object]:
+    ok = [r for r in results if r["status"] == 200]
+    latency = sorted(float(r["latency_ms"]) for r in ok)  # type: ignore[arg-type]
+    stages: dict[str, list[float]] = {}
+    for r in ok:
+        for part in str(r["timing"]).split(","):
+            if ";dur=" in part:
+                name, ms = part.strip().split(";dur=")
+                stages.setdefault(name, []).append(float(ms))
+    span = max((float(r["done"]) for r in results), default=1.0)  # type: ignore[arg-type]
+    pct = (
+        (lambda q: latency[min(len(latency) - 1, int(q * len(latency)))])
+        if latency
+        else (lambda q: float("nan"))
+    )
+    return {"workers": workers, "rate": rate, "sent": len(results), "ok": len(ok),
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "throughput": len(ok) / span,
+            "stages_ms": {k: statistics.mean(v) for k, v in stages.items()}}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="documents per second")
+    parser.add_argument("--requests", type=int, default=1_500)
+    parser.add_argument("--world", type=Path, default=ROOT / "data" / "world")
+    parser.add_argument("--models", type=Path, default=ROOT / "models")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print("warming a state with 2023 of the demo world ...", file=sys.stderr)
+        state = warm_state(args.world, Path(tmp), "2023-01-01", "2024-01-01")
+        payloads = bodies(args.world, "2024-01-01", args.requests)
+        print(
+            f"{'workers':>7} {'rate/s':>7} {'sent':>6} {'ok':>6} {'p50 ms':>8} {'p99 ms':>8} {'done/s':>7}"
+        )
+        for workers in (1, 2):
+            r = run(workers, state, payloads, args.rate, args.models)
+            print(f"{r['workers']:>7} {r['rate']:>7.0f} {r['sent']:>6} {r['ok']:>6} {r['p50_ms']:>8.1f} "
+                  f"{r['p99_ms']:>8.1f} {r['throughput']:>7.1f}")  # fmt: skip
+            stages = r["stages_ms"]
+            assert isinstance(stages, dict)
+            print(
+                "        mean ms per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
+            )
+
+
+if __name__ == "__main__":
+    main()
