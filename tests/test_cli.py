@@ -42,3 +42,19 @@ def test_validate_reports_a_bad_folder(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path)])
     assert result.exit_code == 1
     assert "documents.parquet: missing" in result.output
+
+
+def test_serve_hands_uvicorn_an_app_factory_that_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+    from uvicorn.importer import import_from_string
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(
+        uvicorn, "run", lambda target, **options: seen.update(target=target, **options)
+    )
+    result = runner.invoke(app, ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert seen["factory"] is True and seen["port"] == 8123 and seen["host"] == "127.0.0.1"
+    factory = import_from_string(str(seen["target"]))
+    assert isinstance(factory(), FastAPI)  # building the app reads no model: that is lifespan's

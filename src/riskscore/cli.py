@@ -306,7 +306,12 @@ def serve(
     # badly (design.md measured 3,800 -> 252 requests/s).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     uvicorn.run(
-        "riskscore.service.asgi:app", host=host, port=port, workers=workers, log_level="info"
+        "riskscore.service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
     )
 
 
