@@ -51,12 +51,12 @@ run: $(REPORT) $(STATE)  ## Set everything up once, then serve the API on http:/
 	$(BIN)/riskscore serve
 
 lint: $(STAMP)  ## Ruff: format check and lint
-	$(BIN)/ruff format --check src tests
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests service
+	$(BIN)/ruff check src tests service
 
 fmt: $(STAMP)  ## Ruff: format and fix what it can
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests service
+	$(BIN)/ruff check --fix src tests service
 
 typecheck: $(STAMP)  ## mypy --strict on src
 	$(BIN)/mypy

@@ -32,26 +32,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 RISKSCORE = ROOT / ".venv" / "bin" / "riskscore"
-HEADER = ("document_id", "doc_type", "flow", "procedure_code", "issued_at", "office",
-          "declarant_id", "consignor_id", "consignor_country", "consignee_id",
-          "consignee_country", "dispatch_country", "destination_country", "transport_mode",
-          "invoice_currency")  # fmt: skip
-ITEM = ("item_no", "hs_code", "description", "origin_country", "net_mass_kg", "gross_mass_kg",
-        "supplementary_qty", "supplementary_unit", "value_usd", "linked_document_id",
-        "linked_item_no")  # fmt: skip
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def bodies(world: Path, start: str, count: int) -> list[bytes]:
     """JSON bodies of the first `count` documents of 1-5 items issued from `start` on."""
     from riskscore.data import load_world
+    from riskscore.schema import document_from_rows
 
     d = load_world(world, check=False, with_truth=False).documents
     d = d[d["issued_at"] >= pd.Timestamp(start, tz="UTC")].sort_values(
@@ -60,14 +46,7 @@ def bodies(world: Path, start: str, count: int) -> list[bytes]:
     sizes = d.groupby("document_id")["item_no"].transform("size")
     out = []
     for _, lines in d[sizes <= 5].groupby("document_id", sort=False):
-        head = lines.iloc[0]
-        body = {c: _plain(head[c]) for c in HEADER}
-        body["previous_document_ids"] = [str(x) for x in head["previous_document_ids"]]
-        body["items"] = [{c: _plain(row[c]) for c in ITEM} for _, row in lines.iterrows()]
-        for item in body["items"]:
-            if item["linked_item_no"] is not None:
-                item["linked_item_no"] = int(item["linked_item_no"])  # type: ignore[call-overload]
-        out.append(json.dumps(body).encode())
+        out.append(document_from_rows(lines).model_dump_json().encode())
         if len(out) == count:
             break
     return out
@@ -196,13 +175,12 @@ def main() -> None:
         print("warming a state with 2023 of the demo world ...", file=sys.stderr)
         state = warm_state(args.world, Path(tmp), "2023-01-01", "2024-01-01")
         payloads = bodies(args.world, "2024-01-01", args.requests)
-        print(
-            f"{'workers':>7} {'rate/s':>7} {'sent':>6} {'ok':>6} {'p50 ms':>8} {'p99 ms':>8} {'done/s':>7}"
-        )
+        columns = ("workers", "rate/s", "sent", "ok", "p50 ms", "p99 ms", "done/s")
+        print(" ".join(f"{c:>8}" for c in columns))
         for workers in (1, 2):
             r = run(workers, state, payloads, args.rate, args.models)
-            print(f"{r['workers']:>7} {r['rate']:>7.0f} {r['sent']:>6} {r['ok']:>6} {r['p50_ms']:>8.1f} "
-                  f"{r['p99_ms']:>8.1f} {r['throughput']:>7.1f}")  # fmt: skip
+            keys = ("workers", "rate", "sent", "ok", "p50_ms", "p99_ms", "throughput")
+            print(" ".join(f"{float(r[k]):>8.1f}" for k in keys))  # type: ignore[arg-type]
             stages = r["stages_ms"]
             assert isinstance(stages, dict)
             print(

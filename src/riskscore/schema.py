@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -295,6 +297,25 @@ def document_rows(document: Document) -> list[dict[str, object]]:
     header = document.model_dump(exclude={"items"})
     header["issued_at"] = _as_utc(document.issued_at)
     return [{**header, **item.model_dump()} for item in document.items]
+
+
+def document_from_rows(lines: pd.DataFrame) -> Document:
+    """The inverse of `document_rows`: one document from its flat rows (e.g. a dataset's)."""
+    head = lines.iloc[0]
+    header = {name: _plain(head[name]) for name in HEADER_FIELDS}
+    header["previous_document_ids"] = [str(x) for x in head["previous_document_ids"]]
+    ordered = lines.sort_values("item_no")
+    items = [{name: _plain(row[name]) for name in ITEM_FIELDS} for _, row in ordered.iterrows()]
+    return Document.model_validate(header | {"items": items})
+
+
+def _plain(value: object) -> object:
+    """A plain Python value for pydantic: NaN and missing become None, numpy scalars Python."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _as_utc(moment: datetime) -> datetime:

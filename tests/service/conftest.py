@@ -15,39 +15,16 @@ from riskscore.config import Settings
 from riskscore.data import World, load_world
 from riskscore.features.state import OnlineState, load_history
 from riskscore.model import RiskModel
+from riskscore.schema import document_from_rows
 from riskscore.service import create_app
 from riskscore.training.pipeline import TrainingResult
 
 CUT = pd.Timestamp("2024-06-03", tz="UTC")
-HEADER = ("document_id", "doc_type", "flow", "procedure_code", "issued_at", "office",
-          "declarant_id", "consignor_id", "consignor_country", "consignee_id",
-          "consignee_country", "dispatch_country", "destination_country", "transport_mode",
-          "invoice_currency")  # fmt: skip
-ITEM = ("item_no", "hs_code", "description", "origin_country", "net_mass_kg", "gross_mass_kg",
-        "supplementary_qty", "supplementary_unit", "value_usd", "linked_document_id",
-        "linked_item_no")  # fmt: skip
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def as_request(lines: pd.DataFrame) -> dict[str, Any]:
     """The JSON body of one document, from its flat rows."""
-    head = lines.iloc[0]
-    body = {c: _plain(head[c]) for c in HEADER}
-    body["previous_document_ids"] = [str(x) for x in head["previous_document_ids"]]
-    body["items"] = []
-    for _, row in lines.sort_values("item_no").iterrows():
-        item = {c: _plain(row[c]) for c in ITEM}
-        if item["linked_item_no"] is not None:
-            item["linked_item_no"] = int(item["linked_item_no"])
-        body["items"].append(item)
-    return body
+    return document_from_rows(lines).model_dump(mode="json")
 
 
 @pytest.fixture(scope="session")

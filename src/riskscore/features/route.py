@@ -8,7 +8,7 @@ import pandas as pd
 from riskscore.features.catalogue import Spec
 from riskscore.features.history import first_seen, key_codes
 from riskscore.features.inputs import Inputs
-from riskscore.features.stats import FeatureStats
+from riskscore.features.stats import CATEGORICAL_SOURCES, FeatureStats
 from riskscore.reference import country_group
 
 _DOC = "this document"
@@ -80,14 +80,4 @@ def compute(inputs: Inputs, stats: FeatureStats) -> pd.DataFrame:
     return out
 
 
-_SOURCES = {
-    "doc_type_code": "doc_type",
-    "flow_code": "flow",
-    "origin_country_code": "origin_country",
-    "dispatch_country_code": "dispatch_country",
-    "destination_country_code": "destination_country",
-    "partner_country_code": "partner_country",
-    "transport_mode_code": "transport_mode",
-    "office_code": "office",
-    "invoice_currency_code": "invoice_currency",
-}
+_SOURCES = {name: CATEGORICAL_SOURCES[name] for name, _ in _CODES}
