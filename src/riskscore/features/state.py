@@ -24,6 +24,12 @@ _TIMES = {"issued_at", "registered_at", "inspected_at", "recorded_at"}
 _INTEGERS = {"item_no", "linked_item_no"}
 # Float columns by the schema (an empty query result would otherwise come back as object).
 _FLOATS = {name for name, kind in DOCUMENT_COLUMNS.items() if str(kind) == "double"}
+# Text stays plain Python objects: the features turn every column into numpy object arrays,
+# and pyarrow-backed strings would be converted back and forth on each request.
+_TEXT = {name: "object" for name, kind in DOCUMENT_COLUMNS.items() if str(kind) == "string"} | {
+    "lot_origin": "object",
+    "lot_hs6": "object",
+}
 _LINE_COLUMNS = (*DOCUMENT_COLUMNS, *LOT_COLUMNS)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS lines ({", ".join(_LINE_COLUMNS)},
@@ -66,8 +72,6 @@ def _from_sql(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = frame[column].astype("float64")
         elif column == "violation_found":
             frame[column] = frame[column].astype(bool)
-        elif frame[column].dtype == object:
-            frame[column] = frame[column].astype("str").where(frame[column].notna(), None)
     if "item_no" in frame:
         frame["item_no"] = frame["item_no"].astype("int32")
     return frame
@@ -168,7 +172,7 @@ class OnlineState:
         marks = ", ".join("?" * len(ids))
         query = (f"SELECT * FROM lines WHERE consignor_id IN ({marks}) OR consignee_id IN ({marks}) "
                  f"OR declarant_id IN ({marks})")  # fmt: skip
-        frame = pd.read_sql_query(query, self._db, params=ids * 3)
+        frame = pd.read_sql_query(query, self._db, params=ids * 3, dtype=_TEXT)
         return _from_sql(frame)
 
     def outcomes(self, document_ids: Iterable[str]) -> pd.DataFrame:
