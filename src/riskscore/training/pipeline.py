@@ -7,6 +7,8 @@ The synthetic world's truth is read only afterwards, to evaluate on the test win
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ from riskscore.training.train import (
     window_masks,
 )
 
+log = logging.getLogger(__name__)
 _SAMPLE = 40_000  # test lines used for TreeSHAP importance tables
 
 
@@ -77,12 +80,14 @@ def train_model(
     directory: Path, config: TrainConfig, git_commit: str = "unknown"
 ) -> TrainingResult:
     """Fit, set channel thresholds on validation, evaluate on test."""
+    began = time.perf_counter()
     world = load_world(directory, with_truth=False)
     documents = world.documents
     lines = attach_outcomes(documents, world.outcomes)
     windows = window_masks(lines, config.split)
     stats = fit_feature_stats(documents[windows["train"]])
     features = build_features(documents, stats, world.firms, world.outcomes)
+    log.info("features of %d lines built (%.0f s)", len(features), time.perf_counter() - began)
     labelled = labelled_masks(lines, config.split)
     y = lines["violation_found"].to_numpy(dtype=int)
     booster = fit_booster(
@@ -90,6 +95,11 @@ def train_model(
         features[labelled["validation"]], y[labelled["validation"]],
         config.lightgbm, CATEGORICAL,
     )  # fmt: skip
+    log.info(
+        "booster trained: best iteration %d (%.0f s)",
+        booster.best_iteration,
+        time.perf_counter() - began,
+    )
     model = RiskModel(booster, stats, FEATURE_NAMES, CATEGORICAL, thresholds={})
     valid = windows["validation"]
     model.thresholds = channel_thresholds(
@@ -106,6 +116,7 @@ def train_model(
     test = windows["test"]
     scored = score_window(model, world, features, lines, test, directory, config.lightgbm.seed)
     evaluation = evaluate(scored, red=config.channels.red_share)
+    log.info("test window evaluated; computing importance (%.0f s)", time.perf_counter() - began)
     sample = features[test].sample(min(_SAMPLE, int(test.sum())), random_state=config.lightgbm.seed)
     months = lines.loc[sample.index, "issued_at"].dt.strftime("%Y-%m")
     counts = {f"{name}_labelled_lines": int(mask.sum()) for name, mask in labelled.items()}
