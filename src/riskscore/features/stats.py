@@ -100,11 +100,15 @@ class FeatureStats:
     vocabularies: dict[str, list[str]]
     unit_value: RobustCells
     kg_per_unit: RobustCells
+    # Built once per vocabulary on first use: the service encodes every request.
+    _indexes: dict[str, pd.Index] = field(default_factory=dict, repr=False, compare=False)
 
     def encode(self, name: str, values: pd.Series) -> pd.Series:
         """Integer code of each value in the frozen vocabulary; unseen or missing gives NaN."""
-        vocabulary = self.vocabularies[name]
-        codes = pd.Index(vocabulary).get_indexer(pd.Index(values.astype(object)))
+        index = self._indexes.get(name)
+        if index is None:
+            index = self._indexes[name] = pd.Index(self.vocabularies[name])
+        codes = index.get_indexer(pd.Index(values.astype(object)))
         return pd.Series(np.where(codes >= 0, codes, np.nan), index=values.index, name=name)
 
     def to_dict(self) -> dict[str, Any]:
