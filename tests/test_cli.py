@@ -58,3 +58,11 @@ def test_serve_hands_uvicorn_an_app_factory_that_imports(monkeypatch: pytest.Mon
     assert seen["factory"] is True and seen["port"] == 8123 and seen["host"] == "127.0.0.1"
     factory = import_from_string(str(seen["target"]))
     assert isinstance(factory(), FastAPI)  # building the app reads no model: that is lifespan's
+
+
+def test_generate_will_not_replace_a_folder_that_is_not_a_world(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path), "--firms", "60"])
+    assert result.exit_code == 2
+    assert "holds something other than a world" in result.output
+    assert (tmp_path / "precious.txt").read_text() == "keep me"

@@ -72,12 +72,15 @@ def generate(
         raise _fail(_field_errors(error)) from None
     began = time.perf_counter()
     with typer.progressbar(length=config.chunks, label="generating", file=sys.stderr) as bar:
-        counts = run(
-            config,
-            out,
-            workers=workers or os.cpu_count() or 1,
-            progress=lambda done, _total: bar.update(1),
-        )
+        try:
+            counts = run(
+                config,
+                out,
+                workers=workers or os.cpu_count() or 1,
+                progress=lambda done, _total: bar.update(1),
+            )
+        except RiskscoreError as error:
+            raise _fail(str(error)) from None
     seconds = time.perf_counter() - began
     typer.echo(
         f"wrote {out} in {seconds:.1f} s: " + ", ".join(f"{n:,} {t}" for t, n in counts.items())
@@ -208,14 +211,11 @@ def train(
     with tempfile.TemporaryDirectory() as tmp:  # the run carries its own report
         report_to(client, registered.name, "challenger", Path(tmp) / "report.html")
     truth = result.evaluation.get("truth", result.evaluation["labels"])
-    red = next(
-        r
-        for r in truth["budgets"]
-        if r["ranker"] == "model" and r["budget"] == resolved.channels.red_share
-    )
+    rows = [r for r in truth["budgets"] if r["ranker"] == "model"]
+    red = min(rows, key=lambda r: abs(r["budget"] - resolved.channels.red_share))
     typer.echo(f"registered {registered.name} version {registered.version} as challenger "
                f"(run {registered.run_id}); precision at the red budget on the test window: "
-               f"{red['precision']:.3f}")  # fmt: skip
+               f"{red['precision']:.3f} (top {red['budget']:.0%})")  # fmt: skip
 
 
 def tomllib_dump(config: TrainConfig) -> str:

@@ -163,6 +163,8 @@ class Document(_Record):
                 )
         elif self.procedure_code:
             raise ValueError(f"procedure_code must be empty for a {self.doc_type}")
+        if not 1991 <= self.issued_at.year <= 2100:
+            raise ValueError("issued_at must lie between 1991 and 2100")
         numbers = [item.item_no for item in self.items]
         if len(set(numbers)) != len(numbers):
             raise ValueError("item_no values repeat")

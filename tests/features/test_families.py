@@ -99,3 +99,42 @@ def test_unit_value_z_matches_a_naive_median_and_mad() -> None:
         mad = (part - median).abs().median()
         expected = (part - median) / (1.4826 * mad)
         np.testing.assert_allclose(z[part.index], expected, rtol=1e-12)
+
+
+def _at(day: int) -> pd.Timestamp:
+    return pd.Timestamp("2023-01-01", tz="UTC") + pd.Timedelta(days=day, hours=6)
+
+
+def test_firms_registered_before_2000_share_their_address(chain: pd.DataFrame) -> None:
+    registered = pd.to_datetime(["1997-05-01", "2015-05-01"], utc=True)
+    firms = pd.DataFrame(
+        {"firm_id": ["A", "B"], "registered_at": registered,
+         "activity_code": ["46.90"] * 2, "region": ["almaty_city"] * 2, "address_id": ["X", "X"],
+         "director_id": ["P1", "P2"], "founder_country": ["KZ", "KZ"]}
+    )  # fmt: skip
+    firms["registered_at"] = firms["registered_at"].astype("datetime64[us, UTC]")
+    out = build_features(chain, fit_feature_stats(chain), firms).set_index(chain["document_id"])
+    assert out.loc["DT1", "firm_address_shared_count"] == 1.0  # A sees B
+    assert out.loc["SNT1", "firm_address_shared_count"] == 1.0  # B sees A, registered in 1997
+
+
+def test_a_violation_counts_only_from_when_it_was_recorded(chain: pd.DataFrame) -> None:
+    later = [_line("DT2", 30, "import", "HK1", "A"), _line("DT3", 70, "import", "HK1", "A")]
+    frame = pd.concat([chain, pd.DataFrame(later)], ignore_index=True)
+    frame["issued_at"] = frame["issued_at"].astype("datetime64[us, UTC]")
+    outcomes = pd.DataFrame(
+        {"document_id": ["DT1", "DT1"], "item_no": [1, 1], "selected_by": ["rule", "rule"],
+         "inspected_at": [_at(1), _at(50)], "recorded_at": [_at(10), _at(60)],
+         "violation_found": [False, True], "finding": [None, "pass_through_shell"]}
+    )  # fmt: skip
+    out = build_features(frame, fit_feature_stats(frame), outcomes=outcomes).set_index(
+        frame["document_id"]
+    )
+    assert out.loc["DT2", ["firm_inspections_before", "firm_violations_before"]].tolist() == [
+        1.0,
+        0.0,
+    ]
+    assert out.loc["DT3", ["firm_inspections_before", "firm_violations_before"]].tolist() == [
+        1.0,
+        1.0,
+    ]

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from riskscore.data import World
+from riskscore.features import FEATURE_NAMES
 
 from .conftest import CUT, as_request
 
@@ -151,3 +152,33 @@ def test_yellow_and_red_documents_carry_reasons(client: TestClient, world: World
                 assert len(item["reasons"]) == 5
                 assert all(r["sentence"] and r["feature"] for r in item["reasons"])
     assert {"green", "red"} <= channels or {"green", "yellow"} <= channels
+
+
+def test_a_streamed_body_over_the_limit_is_413_too(
+    client: TestClient, good: dict[str, Any]
+) -> None:
+    body = copy.deepcopy(good)
+    body["items"][0]["description"] = "x" * 1_200_000
+    data = json.dumps(body).encode()
+
+    def chunks() -> Any:  # no Content-Length: the middleware must count what arrives
+        for start in range(0, len(data), 65_536):
+            yield data[start : start + 65_536]
+
+    response = client.post(
+        "/v1/score", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_a_document_already_in_the_history_is_not_its_own_past(
+    client: TestClient, world: World
+) -> None:
+    d = world.documents
+    stored = d[d["issued_at"] < CUT]
+    last = stored[stored["document_id"] == stored["document_id"].iloc[-1]]
+    body = client.post("/v1/score", json=as_request(last)).json()
+    state = client.app.state.scorer.state  # type: ignore[attr-defined]
+    vectors = state.features_of(body["document_id"])
+    count = FEATURE_NAMES.index("document_item_count")
+    assert [v[count] for v in vectors] == [float(len(last))] * len(last)

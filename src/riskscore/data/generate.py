@@ -28,6 +28,7 @@ from riskscore.data.inspections import inspect
 from riskscore.data.parties import make_firms, make_foreign_parties
 from riskscore.data.routes import Offices
 from riskscore.data.world import WorldConfig
+from riskscore.errors import ConfigError
 from riskscore.reference import hs_catalogue, offices
 from riskscore.schema import arrow_schema
 
@@ -125,7 +126,9 @@ def generate(
     Writes into a temporary folder beside `out` and renames it at the end, so an interrupted
     run never leaves a half-written world behind. Returns row counts per table.
     """
-    out = Path(out)
+    out = Path(out).resolve()
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise ConfigError(f"--out {out} is a folder that holds something other than a world")
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

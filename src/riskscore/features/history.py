@@ -6,7 +6,8 @@ excluded, so the lines of one document never see each other and nothing dated at
 change a feature at t.
 
 Keys and times are packed into one sortable int64 (key code in the high bits, whole seconds
-since 2000-01-01 in the low 32 bits), so one `np.searchsorted` answers all queries at once:
+since 1970 in the low 32 bits, so any date from 1970 to 2106), so one `np.searchsorted` answers all
+queries at once:
 pandas' rolling windows would need a group-by per key and cannot answer queries that are not
 themselves events (the service's new document).
 """
@@ -19,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-_EPOCH_2000 = 946_684_800  # seconds from 1970-01-01 to 2000-01-01
+_TIME_LIMIT = 1 << 32  # packed times must fit the low 32 bits
 _TIME_BITS = 32
 
 
 def seconds(times: pd.Series) -> np.ndarray:
-    """Whole seconds since 2000-01-01 of a tz-aware datetime Series."""
+    """Whole seconds since 1970-01-01 of a tz-aware datetime Series."""
     as_us = times.to_numpy(dtype="datetime64[us]").astype("int64")
-    return as_us // 1_000_000 - _EPOCH_2000
+    return as_us // 1_000_000
 
 
 def key_codes(*parts: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
@@ -52,6 +53,7 @@ class Events:
 
     @classmethod
     def build(cls, key: np.ndarray, time: np.ndarray, value: np.ndarray | None = None) -> Events:
+        _check_times(time)
         packed = (key.astype(np.int64) << _TIME_BITS) | time.astype(np.int64)
         weights = np.ones(len(key)) if value is None else np.nan_to_num(value.astype(float))
         order = np.lexsort((weights, packed))
@@ -62,6 +64,7 @@ class Events:
         self, key: np.ndarray, time: np.ndarray, window: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(count, sum of values) of events with the same key in [time - window, time)."""
+        _check_times(time)
         first = np.searchsorted(self.packed, key << _TIME_BITS, side="left")
         high = np.searchsorted(self.packed, (key << _TIME_BITS) | time, side="left")
         if window is None:
@@ -86,6 +89,12 @@ class Events:
         found = (high > 0) & ((self.packed[prior] >> _TIME_BITS) == key)
         last = (self.packed[prior] & ((1 << _TIME_BITS) - 1)).astype(float)
         return np.where(found, last, np.nan)
+
+
+def _check_times(time: np.ndarray) -> None:
+    """A time outside [1970, 2106) would spill into the key bits and corrupt every count."""
+    if len(time) and (time.min() < 0 or time.max() >= _TIME_LIMIT):
+        raise ValueError("event times must lie between 1970 and 2106")
 
 
 def first_seen(key: np.ndarray, time: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ def prepare(documents: pd.DataFrame) -> pd.DataFrame:
     ...     "consignee_country": ["KZ"], "supplementary_qty": [10.0], "net_mass_kg": [1.0],
     ...     "value_usd": [500.0]})
     >>> prepare(doc)[["t", "hs4", "subject_id", "partner_id", "unit_value"]].values.tolist()
-    [[725846410, '8542', 'K1', 'HK1', 50.0]]
+    [[1672531210, '8542', 'K1', 'HK1', 50.0]]
     """
     d = documents
     flow = d["flow"].to_numpy(dtype=object)

@@ -66,7 +66,7 @@ def _register(inputs: Inputs, out: pd.DataFrame) -> None:
     at = lines["subject_id"].map(registered)
     t = lines["t"]
     out["firm_age_days"] = ((t - at) / _DAY).where(at <= t)
-    invasion = INVASION * _DAY - 946_684_800  # seconds since 2000-01-01
+    invasion = INVASION * _DAY  # seconds since 1970, as `seconds` gives
     out["firm_registered_after_invasion"] = (at >= invasion).astype(float).where(at.notna())
     founder = lines["subject_id"].map(register["founder_country"])
     out["firm_founder_russian"] = (founder == "RU").astype(float).where(founder.notna())
@@ -176,22 +176,27 @@ def _violations(inputs: Inputs, out: pd.DataFrame) -> None:
             out[name] = 0.0
         return
     docs = lines.drop_duplicates("document_id").set_index("document_id")
-    per_doc = outcomes.groupby("document_id", sort=False).agg(
-        recorded=("recorded_at", "min"), found=("violation_found", "any")
+    known = outcomes[outcomes["document_id"].isin(docs.index)]
+    # A document counts as inspected from its first recorded result, and as a violation only
+    # from the first recorded result that found one (a later finding is not known earlier).
+    inspected = known.groupby("document_id", sort=False)["recorded_at"].min()
+    violated = (
+        known[known["violation_found"]].groupby("document_id", sort=False)["recorded_at"].min()
     )
-    per_doc = per_doc[per_doc.index.isin(docs.index)]
-    when = seconds(per_doc["recorded"])
-    parties = pd.concat([docs.loc[per_doc.index, c] for c in ("consignor_id", "consignee_id")])
-    codes = key_codes(pd.concat([parties, lines["subject_id"], lines["partner_id"]]))
-    m, n = len(parties), len(lines)
-    party, subject, partner = codes[:m], codes[m : m + n], codes[m + n :]
-    both = np.concatenate([when, when])
-    found = np.concatenate([per_doc["found"].to_numpy(), per_doc["found"].to_numpy()]).astype(float)
     t = lines["t"].to_numpy()
-    out["firm_inspections_before"], out["firm_violations_before"] = Events.build(
-        party, both, found
-    ).before(subject, t)
-    _, out["partner_violations_before"] = Events.build(party, both, found).before(partner, t)
+    out["firm_inspections_before"], _ = _party_counts(docs, inspected, lines, "subject_id", t)
+    out["firm_violations_before"], _ = _party_counts(docs, violated, lines, "subject_id", t)
+    out["partner_violations_before"], _ = _party_counts(docs, violated, lines, "partner_id", t)
+
+
+def _party_counts(
+    docs: pd.DataFrame, moments: pd.Series, lines: pd.DataFrame, who: str, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Documents in `moments` (id -> time) in which `who` of each line was a party, before t."""
+    parties = pd.concat([docs.loc[moments.index, c] for c in ("consignor_id", "consignee_id")])
+    codes = key_codes(pd.concat([parties, lines[who]]))
+    when = np.concatenate([seconds(moments), seconds(moments)])
+    return Events.build(codes[: len(parties)], when).before(codes[len(parties) :], t)
 
 
 def compute(inputs: Inputs) -> pd.DataFrame:

@@ -75,25 +75,26 @@ class BodyLimit:
         if length is not None and int(length) > self.limit:
             await self._refuse(scope, receive, send)
             return
+        # Read and count the whole body first: an error raised while FastAPI reads it would
+        # come back as a 400 parse error, not as 413.
+        messages: list[Message] = []
         seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
+            messages.append(message)
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge
-            return message
+                await self._refuse(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        replay = iter(messages)
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+        async def replayed() -> Message:
+            return next(replay, {"type": "http.disconnect"})
+
+        await self.app(scope, replayed, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problems.problem(413, "Request too large", f"the limit is {self.limit:,} bytes")
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from riskscore.errors import RiskscoreError
 from riskscore.service.scoring import UnknownDocumentError
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 def problem(
@@ -49,6 +51,7 @@ async def _unknown_document(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _domain(request: Request, error: Exception) -> JSONResponse:
+    log.exception("request failed")
     return problem(500, "Scoring failed", type(error).__name__)
 
 
@@ -62,4 +65,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(UnknownDocumentError, _unknown_document)
     app.add_exception_handler(RiskscoreError, _domain)
+    app.add_exception_handler(Exception, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)

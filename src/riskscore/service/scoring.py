@@ -39,6 +39,7 @@ class Scorer:
 
     def __init__(self, model: RiskModel, state: OnlineState, settings: Settings) -> None:
         self.model, self.state, self.settings = model, state, settings
+        self._vocab_sets: dict[str, frozenset[str]] = {}
         self._categories = {
             name: list(model.stats.vocabularies[name]) for name in model.categorical
             if name in model.stats.vocabularies
@@ -98,6 +99,9 @@ class Scorer:
         clock = clock or _Stages()
         parties = set(rows["consignor_id"]) | set(rows["consignee_id"]) | set(rows["declarant_id"])
         history = self.state.history(parties)
+        # The document itself may already be stored (warmed history, another worker): its
+        # stored copy must not count as its own past.
+        history = history[history["document_id"] != rows["document_id"].iloc[0]]
         frame = pd.concat([history, rows], ignore_index=True)
         outcomes = self.state.outcomes(history["document_id"])
         clock.lap("history")
@@ -129,31 +133,26 @@ class Scorer:
         return Reason(feature=name, value=shown, contribution=push, sentence=sentence)
 
     def _unknown(self, document: Document) -> list[UnknownCode]:
-        known_hs = set(self.model.stats.vocabularies.get("hs6_code", []))
-        known_countries = countries()
+        """Well-formed codes the model never saw in training: scored as unseen, named here."""
+        vocab = self.model.stats.vocabularies
+        checks = [(f"items[{i}].hs_code", item.hs_code[:6], item.hs_code, "hs6_code")
+                  for i, item in enumerate(document.items)]  # fmt: skip
+        checks += [(f"items[{i}].origin_country", item.origin_country, item.origin_country,
+                    "origin_country_code") for i, item in enumerate(document.items)]  # fmt: skip
+        for field in ("dispatch_country", "destination_country", "office", "invoice_currency"):
+            value = str(getattr(document, field))
+            checks.append((field, value, value, _VOCABULARY_OF[field]))
         found = []
-        for i, item in enumerate(document.items):
-            if item.hs_code[:6] not in known_hs:
-                reason = "HS subheading the model has never seen"
-                found.append(
-                    UnknownCode(field=f"items[{i}].hs_code", value=item.hs_code, reason=reason)
-                )
-            if item.origin_country not in known_countries:
-                reason = "not an ISO 3166 country code"
-                field = f"items[{i}].origin_country"
-                found.append(UnknownCode(field=field, value=item.origin_country, reason=reason))
-        for field in (
-            "consignor_country",
-            "consignee_country",
-            "dispatch_country",
-            "destination_country",
-        ):
-            value = getattr(document, field)
-            if value not in known_countries:
-                found.append(
-                    UnknownCode(field=field, value=value, reason="not an ISO 3166 country code")
-                )
+        for field, key, value, name in checks:
+            if name in vocab and key not in self._known(name):
+                found.append(UnknownCode(field=field, value=value, reason=_why(name, value)))
         return found
+
+    def _known(self, name: str) -> frozenset[str]:
+        known = self._vocab_sets.get(name)
+        if known is None:
+            known = self._vocab_sets[name] = frozenset(self.model.stats.vocabularies[name])
+        return known
 
     def record_outcomes(self, outcomes: list[Outcome]) -> int:
         """Store inspection results; every one must name a scored document line."""
@@ -200,6 +199,20 @@ def _frame(document: Document) -> pd.DataFrame:
         rows[column] = rows[column].astype("float64")
     rows["item_no"] = rows["item_no"].astype("int32")
     return rows
+
+
+_VOCABULARY_OF = {
+    "dispatch_country": "dispatch_country_code",
+    "destination_country": "destination_country_code",
+    "office": "office_code",
+    "invoice_currency": "invoice_currency_code",
+}
+
+
+def _why(name: str, value: str) -> str:
+    if name.endswith("country_code") and value not in countries():
+        return "not an ISO 3166 country code; scored as unseen"
+    return "never seen in training; scored as an unseen category"
 
 
 def _at_random(document_id: str, share: float) -> bool:

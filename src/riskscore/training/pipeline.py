@@ -162,7 +162,10 @@ def score_window(
     scored = lines[window].copy()
     scored["model"] = model.score(features[window])
     scored["legacy_rules"] = rule_probability(_rule_columns(documents))
-    scored["random"] = np.random.default_rng(seed).random(len(scored))
+    # One draw per document: a draw per line would favour documents with many lines.
+    document_codes = pd.factorize(scored["document_id"])[0]
+    draws = np.random.default_rng(seed).random(int(document_codes.max(initial=-1)) + 1)
+    scored["random"] = draws[document_codes]
     truth_path = Path(directory) / "truth.parquet"
     if truth_path.exists():  # generated data: evaluate against what really happened too
         truth = read_table(truth_path, "truth").set_index(["document_id", "item_no"])

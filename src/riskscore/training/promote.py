@@ -35,7 +35,9 @@ class Decision:
     figures: dict[str, float]
 
 
-def red_precision(model: RiskModel, directory: Path, window: tuple[str, str]) -> dict[str, float]:
+def red_precision(
+    model: RiskModel, directory: Path, window: tuple[str, str], share: float
+) -> dict[str, float]:
     """Precision at the model's red budget on the window, on labels (and truth when known)."""
     world = load_world(directory, with_truth=False)
     lines = attach_outcomes(world.documents, world.outcomes)
@@ -44,7 +46,6 @@ def red_precision(model: RiskModel, directory: Path, window: tuple[str, str]) ->
     mask = ((issued >= first) & (issued < last + pd.Timedelta(days=1))).to_numpy()
     features = build_features(world.documents, model.stats, world.firms, world.outcomes)
     docs = documents_of(score_window(model, world, features, lines, mask, directory, seed=0))
-    share = model.thresholds["red_share"]
     inspected = docs[docs["inspected"]]
     chosen = top_share(inspected["model"].to_numpy(), share)
     figures = {"precision_labels": float(inspected["violation_found"].to_numpy()[chosen].mean())}
@@ -69,21 +70,30 @@ def promote(
     new = tracking.load_model(challenger)
     directory = data_dir or Path(new.metadata["data_dir"])
     window = tuple(new.metadata["windows"]["test"])
+    share = new.thresholds["red_share"]  # both models are judged at the same budget
     figures: dict[str, float] = {
-        f"challenger_{k}": v for k, v in red_precision(new, directory, window).items()
+        f"challenger_{k}": v for k, v in red_precision(new, directory, window, share).items()
     }
     if champion is None:
         promoted, reason = True, "no champion yet"
     else:
         old = tracking.load_model(champion)
-        figures |= {f"champion_{k}": v for k, v in red_precision(old, directory, window).items()}
+        if _overlaps(old, window):
+            figures["champion_saw_test_window"] = 1.0
+        figures |= {
+            f"champion_{k}": v for k, v in red_precision(old, directory, window, share).items()
+        }
         better = figures["challenger_precision_labels"] > figures["champion_precision_labels"]
+        if figures.get("champion_saw_test_window"):
+            better = False  # the champion trained or validated on these documents: no fair test
         promoted = better or force
         reason = (
             "beats the champion"
             if better
             else ("forced" if force else "does not beat the champion")
         )
+        if figures.get("champion_saw_test_window") and not force:
+            reason = "not comparable: the champion trained or validated on this test window"
     tags: dict[str, Any] = {
         "promotion_decision": "promoted" if promoted else "rejected",
         "promotion_reason": reason,
@@ -94,3 +104,10 @@ def promote(
     if promoted:
         tracking.set_alias(client, challenger, "champion")
     return Decision(promoted, reason, challenger, champion, figures)
+
+
+def _overlaps(model: RiskModel, window: tuple[str, ...]) -> bool:
+    """Whether the model's training or validation window reaches into `window`."""
+    first, last = window[0], window[1]
+    seen = [model.metadata["windows"][name] for name in ("train", "validation")]
+    return any(start <= last and end >= first for start, end in seen)

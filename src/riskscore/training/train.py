@@ -30,6 +30,9 @@ def attach_outcomes(documents: pd.DataFrame, outcomes: pd.DataFrame | None) -> p
     per_line = outcomes.groupby(KEYS, sort=False).agg(
         violation_found=("violation_found", "any"), recorded_at=("recorded_at", "min")
     )
+    # A violation is known when it is recorded, not when an earlier clean result was.
+    found_at = outcomes[outcomes["violation_found"]].groupby(KEYS, sort=False)["recorded_at"].min()
+    per_line["recorded_at"] = found_at.reindex(per_line.index).fillna(per_line["recorded_at"])
     joined = lines.join(per_line, on=KEYS)
     joined["inspected"] = joined["recorded_at"].notna()
     joined["violation_found"] = (
