@@ -10,13 +10,15 @@ from riskscore.features import SPECS
 from riskscore.model import RiskModel
 
 
-def importance(model: RiskModel, features: pd.DataFrame) -> pd.DataFrame:
+def importance(
+    model: RiskModel, features: pd.DataFrame, contributions: np.ndarray | None = None
+) -> pd.DataFrame:
     """One row per feature: gain share, mean |contribution| and direction, most important first.
 
     Direction is the sign of the rank correlation between a numeric feature's value and its
     contribution: "raises risk when high" or "lowers risk when high" (weak: "mixed").
     """
-    contrib = model.contributions(features)[:, :-1]
+    contrib = (model.contributions(features) if contributions is None else contributions)[:, :-1]
     gain = model.booster.feature_importance("gain")
     specs = {s.name: s for s in SPECS}
     rows = []
@@ -50,10 +52,15 @@ def _direction(name: str, values: np.ndarray, contribution: np.ndarray, categori
 
 
 def monthly_importance(
-    model: RiskModel, features: pd.DataFrame, months: pd.Series, top: int = 8
+    model: RiskModel,
+    features: pd.DataFrame,
+    months: pd.Series,
+    contributions: np.ndarray | None = None,
+    top: int = 8,
 ) -> pd.DataFrame:
     """Mean |contribution| per month of the `top` features overall: is the story stable?"""
-    contrib = np.abs(model.contributions(features)[:, :-1])
+    raw = model.contributions(features) if contributions is None else contributions
+    contrib = np.abs(raw[:, :-1])
     frame = pd.DataFrame(contrib, columns=list(model.feature_names), index=features.index)
     keep = frame.mean().sort_values(ascending=False).index[:top]
     return frame[keep].groupby(months.to_numpy()).mean()
