@@ -27,7 +27,7 @@ from riskscore.data.goods import Catalogue
 from riskscore.data.inspections import inspect
 from riskscore.data.parties import make_firms, make_foreign_parties
 from riskscore.data.routes import Offices
-from riskscore.data.world import WorldConfig
+from riskscore.data.world import MICROSECONDS_PER_DAY, WorldConfig, days_of
 from riskscore.errors import ConfigError
 from riskscore.reference import hs_catalogue, offices
 from riskscore.schema import arrow_schema
@@ -69,12 +69,12 @@ def build_chunk(config: WorldConfig, index: int) -> Chunk:
     outcomes = inspect(
         rng, documents, truth, config.random_inspection_share, config.detection_probability
     )
-    recorded = outcomes["recorded_at"].cast(pa.int64()).to_numpy() / 86_400_000_000
+    recorded = days_of(outcomes["recorded_at"])
     outcomes = outcomes.filter(pa.array(recorded < config.end_day))
     firm_table = pa.table(
         {
             "firm_id": [f.firm_id for f in firms],
-            "registered_at": [round(f.registered * 86_400_000_000) for f in firms],
+            "registered_at": [round(f.registered * MICROSECONDS_PER_DAY) for f in firms],
             "activity_code": [f.activity_code for f in firms],
             "region": [f.region for f in firms],
             "address_id": [f.address_id for f in firms],
@@ -91,7 +91,7 @@ def _in_window(
     documents: pa.Table, truth: pa.Table, config: WorldConfig
 ) -> tuple[pa.Table, pa.Table]:
     """Keep documents issued inside the window, sorted by time, with truth in the same order."""
-    t = documents["issued_at"].cast(pa.int64()).to_numpy() / 86_400_000_000
+    t = days_of(documents["issued_at"])
     keep = (t >= config.start_day) & (t < config.end_day)
     documents, truth = documents.filter(pa.array(keep)), truth.filter(pa.array(keep))
     order = pc.sort_indices(

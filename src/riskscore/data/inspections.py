@@ -13,11 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskscore.data.world import SNT_MANDATORY
+from riskscore.data.world import MICROSECONDS_PER_DAY, SNT_MANDATORY, days_of
 from riskscore.reference import chpl_tiers, country_group
 from riskscore.schema import arrow_schema
-
-_US_PER_DAY = 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ def rule_probability(documents: pa.Table, rates: RuleRates | None = None) -> np.
     eaeu = np.isin(
         documents["destination_country"].to_numpy(zero_copy_only=False), ["RU", "BY", "KG", "AM"]
     )
-    t = documents["issued_at"].cast(pa.int64()).to_numpy() / _US_PER_DAY
+    t = days_of(documents["issued_at"])
     dt, snt = doc_type == "DT", doc_type == "SNT"
     conditions = [
         dt & (flow == "import") & chpl & hub,
@@ -97,9 +95,9 @@ def inspect(
     selected = (by_rule | at_random)[inverse]
     issued = documents["issued_at"].cast(pa.int64()).to_numpy()
     delay_days = rng.uniform(0.05, 3.0, len(unique))[inverse]
-    inspected = issued + (delay_days * _US_PER_DAY).astype(np.int64)
+    inspected = issued + (delay_days * MICROSECONDS_PER_DAY).astype(np.int64)
     record_days = rng.lognormal(np.log(12.0), 0.6, len(unique))[inverse]
-    recorded = inspected + (record_days * _US_PER_DAY).astype(np.int64)
+    recorded = inspected + (record_days * MICROSECONDS_PER_DAY).astype(np.int64)
     evasion = truth["is_evasion"].to_numpy(zero_copy_only=False)
     found = evasion & (rng.random(len(ids)) < detection)
     typology = truth["typology"].to_numpy(zero_copy_only=False)

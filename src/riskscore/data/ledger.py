@@ -12,10 +12,9 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow as pa
 
-from riskscore.data.world import EPOCH
+from riskscore.data.world import EPOCH, MICROSECONDS_PER_DAY
 from riskscore.schema import arrow_schema
 
-_US_PER_DAY = 86_400_000_000
 _PREFIX = {"DT": "KZDT", "ESF": "ESF", "SNT": "KZSNT"}
 
 
@@ -115,7 +114,7 @@ class Ledger:
             return np.asarray(values, dtype=object)[doc]
 
         h = self.headers
-        micros = (np.asarray([x.t for x in h]) * _US_PER_DAY).round().astype("int64")
+        micros = (np.asarray([x.t for x in h]) * MICROSECONDS_PER_DAY).round().astype("int64")
         columns: dict[str, object] = {
             "document_id": header(list(self.document_ids)),
             "doc_type": header([x.doc_type for x in h]),

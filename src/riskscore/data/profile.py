@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from riskscore.data.io import World
-from riskscore.data.world import INVASION, day
+from riskscore.data.world import INVASION, MICROSECONDS_PER_DAY, day
 from riskscore.reference import chpl_tiers
 
 _DAYS_PER_MONTH = 30.44
@@ -14,7 +14,7 @@ _DAYS_PER_MONTH = 30.44
 def profile(world: World) -> dict[str, float]:
     """Counts and shares of a world, in the order `riskscore describe` prints them."""
     d = world.documents
-    days = d["issued_at"].astype("int64") / 86_400_000_000  # microseconds since the epoch
+    days = d["issued_at"].astype("int64") / MICROSECONDS_PER_DAY  # microseconds since the epoch
     chpl = d["hs_code"].str[:6].isin(list(chpl_tiers()))
     to_russia = chpl & (d["flow"] == "export") & (d["destination_country"] == "RU")
     start, end = float(days.min()), float(days.max())
@@ -42,7 +42,7 @@ def profile(world: World) -> dict[str, float]:
         "CHPL lines to Russia per month, after invasion"
     ] / max(figures["CHPL lines to Russia per month, before invasion"], 1e-9)
     if world.firms is not None:
-        registered = world.firms["registered_at"].astype("int64") / 86_400_000_000
+        registered = world.firms["registered_at"].astype("int64") / MICROSECONDS_PER_DAY
         figures["firms"] = float(len(world.firms))
         figures["firms registered after 2022-02-24"] = float((registered >= INVASION).mean())
     if world.outcomes is not None:

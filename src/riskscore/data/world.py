@@ -9,9 +9,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Self
 
+import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 EPOCH = date(1970, 1, 1)
+MICROSECONDS_PER_DAY = 86_400_000_000
+
+
+def days_of(times: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Float days since the epoch of an Arrow timestamp column in microseconds."""
+    return np.asarray(times.cast(pa.int64()).to_numpy(), dtype=float) / MICROSECONDS_PER_DAY
 
 
 def day(when: date) -> float:

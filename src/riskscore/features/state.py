@@ -106,39 +106,33 @@ class OnlineState:
 
     def add_lines(self, lines: pd.DataFrame) -> None:
         """Append document lines (DOCUMENT_COLUMNS and LOT_COLUMNS) in one transaction."""
-        marks = ", ".join("?" * len(_LINE_COLUMNS))
         with self._transaction():
-            self._db.executemany(
-                f"INSERT OR IGNORE INTO lines VALUES ({marks})", _to_sql(lines, _LINE_COLUMNS)
-            )
+            self._insert("INSERT OR IGNORE INTO lines", lines, _LINE_COLUMNS)
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
-        marks = ", ".join("?" * len(OUTCOME_COLUMNS))
         with self._transaction():
-            self._db.executemany(
-                f"INSERT INTO outcomes VALUES ({marks})", _to_sql(outcomes, OUTCOME_COLUMNS)
-            )
+            self._insert("INSERT INTO outcomes", outcomes, OUTCOME_COLUMNS)
 
     def set_firms(self, firms: pd.DataFrame) -> None:
-        marks = ", ".join("?" * len(FIRM_COLUMNS))
         with self._transaction():
-            self._db.executemany(
-                f"INSERT OR REPLACE INTO firms VALUES ({marks})", _to_sql(firms, FIRM_COLUMNS)
-            )
+            self._insert("INSERT OR REPLACE INTO firms", firms, FIRM_COLUMNS)
         self._firms = None
 
     def score_document(
         self, lines: pd.DataFrame, document_id: str, body: str, features: str
     ) -> None:
         """Store a scored document and its answer atomically: all of it or nothing."""
-        marks = ", ".join("?" * len(_LINE_COLUMNS))
         with self._transaction():
-            self._db.executemany(
-                f"INSERT OR IGNORE INTO lines VALUES ({marks})", _to_sql(lines, _LINE_COLUMNS)
-            )
+            self._insert("INSERT OR IGNORE INTO lines", lines, _LINE_COLUMNS)
             self._db.execute(
                 "INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (document_id, body, features)
             )
+
+    def _insert(self, statement: str, frame: pd.DataFrame, columns: Iterable[str]) -> None:
+        """`statement VALUES (?, ...)` for every row of `frame`, inside the caller's transaction."""
+        names = list(columns)
+        marks = ", ".join("?" * len(names))
+        self._db.executemany(f"{statement} VALUES ({marks})", _to_sql(frame, names))
 
     def _transaction(self) -> sqlite3.Connection:
         """BEGIN now; the connection's context manager commits, or rolls back on error."""
