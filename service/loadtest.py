@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from riskscore.features import build_features, fit_feature_stats
+from riskscore.features.columns import TEXT, columns_of
 from riskscore.features.lines import prepare
 from riskscore.features.value import fit_value_cells, log_unit_value
 
@@ -89,9 +90,14 @@ def test_unit_value_z_matches_a_naive_median_and_mad() -> None:
          "consignor_country": ["CN"] * n, "consignee_country": ["KZ"] * n,
          "issued_at": pd.date_range("2023-01-01", periods=n, freq="D", tz="UTC")}
     )  # fmt: skip
-    lines = pd.concat([frame, prepare(frame)], axis=1)
+    frame["item_no"], frame["document_id"] = 1, [f"D{i}" for i in range(n)]
+    for column in set(TEXT) - set(frame.columns):
+        frame[column] = None
+    frame["gross_mass_kg"] = frame["linked_item_no"] = np.nan
+    cols = columns_of(frame)
+    lines = cols | prepare(cols)
     cells, _ = fit_value_cells(lines)
-    z = cells.z(lines, log_unit_value(lines))
+    z = pd.Series(cells.z(lines, log_unit_value(lines)))
     logs = np.log(frame["value_usd"] / 10.0)
     for origin in ("CN", "DE"):
         part = logs[frame["origin_country"] == origin]

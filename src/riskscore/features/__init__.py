@@ -1,18 +1,24 @@
-"""Point-in-time features of document lines: one `build_features` for training and serving.
+"""Point-in-time features of document lines: one `feature_columns` for training and serving.
 
 A feature of a line issued at t uses only documents issued before t and outcomes recorded
 before t. Families: product (HS category), route, value (anomalies against fitted statistics),
 party (counterparty history) and chain (dwell time and the path through Kazakh firms).
+`build_features` is the frame-in, frame-out form for training and batch scoring; the service
+calls `feature_columns` on the arrays of its in-memory history. Both run the same families.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from riskscore.features import chain, party, product, route, value
 from riskscore.features.catalogue import Spec
+from riskscore.features.columns import Columns, columns_of, take, text
+from riskscore.features.history import seconds
 from riskscore.features.inputs import Inputs
 from riskscore.features.lines import prepare
+from riskscore.features.register import Register
 from riskscore.features.stats import FeatureStats, fit_vocabularies
 
 SPECS: tuple[Spec, ...] = (
@@ -20,29 +26,40 @@ SPECS: tuple[Spec, ...] = (
 )  # fmt: skip
 FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in SPECS)
 CATEGORICAL: tuple[str, ...] = tuple(s.name for s in SPECS if s.categorical)
+LOT_COLUMNS = chain.LOT_COLUMNS
 
 __all__ = [
     "CATEGORICAL",
     "FEATURE_NAMES",
+    "LOT_COLUMNS",
     "SPECS",
     "FeatureStats",
+    "Register",
     "build_features",
     "build_features_with_lots",
+    "feature_columns",
     "fit_feature_stats",
-    "with_derived_columns",
+    "outcome_columns",
+    "prepare_inputs",
+    "trace_lots",
 ]
-
-
-def with_derived_columns(documents: pd.DataFrame) -> pd.DataFrame:
-    """The documents with the derived columns every family reads (`lines.prepare`)."""
-    return pd.concat([documents, prepare(documents)], axis=1)
 
 
 def fit_feature_stats(train_documents: pd.DataFrame) -> FeatureStats:
     """Learn vocabularies and value statistics from the training window's documents."""
-    lines = with_derived_columns(train_documents)
+    cols = columns_of(train_documents)
+    lines = cols | prepare(cols)
     unit_value, kg_per_unit = value.fit_value_cells(lines)
     return FeatureStats(fit_vocabularies(lines), unit_value, kg_per_unit)
+
+
+def outcome_columns(outcomes: pd.DataFrame) -> Columns:
+    """The outcome columns the features read: document, when recorded (s), violation found."""
+    return {
+        "document_id": text(outcomes["document_id"]),
+        "recorded": seconds(outcomes["recorded_at"]),
+        "violation_found": outcomes["violation_found"].to_numpy(dtype=bool),
+    }
 
 
 def build_features(
@@ -65,18 +82,72 @@ def build_features_with_lots(
     firms: pd.DataFrame | None = None,
     outcomes: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`build_features`, and the lot each bought line became (`chain.LOT_COLUMNS`).
+    """`build_features`, and the lot each bought line became (`LOT_COLUMNS`).
 
     The online state stores the lots so that a firm's stock can later be rebuilt from the
     firm's own history; documents carrying stored LOT_COLUMNS reuse them.
     """
-    inputs = Inputs(with_derived_columns(documents), firms, outcomes)
-    frames = [
+    matrix, lots = feature_columns(
+        columns_of(documents),
+        stats,
+        None if firms is None else Register(firms),
+        None if outcomes is None else outcome_columns(outcomes),
+    )
+    index = documents.index
+    return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=index), pd.DataFrame(
+        lots, index=index
+    )
+
+
+def feature_columns(
+    cols: Columns, stats: FeatureStats, register: Register | None, outcomes: Columns | None
+) -> tuple[np.ndarray, Columns]:
+    """The feature matrix (rows as given, columns in FEATURE_NAMES order) and the lots.
+
+    The lines are put in canonical order first, (t, document_id, item_no), so every sum adds
+    the same numbers in the same order whichever way the caller gathered them.
+    """
+    inputs, order = prepare_inputs(cols, register, outcomes)
+    every: Columns = {}
+    for family in (
         product.compute(inputs, stats),
         route.compute(inputs, stats),
         value.compute(inputs, stats),
         party.compute(inputs),
         chain.compute(inputs),
-    ]
-    every = pd.concat(frames, axis=1)
-    return every[list(FEATURE_NAMES)].astype("float64"), every[list(chain.LOT_COLUMNS)]
+    ):
+        every.update(family)
+    matrix = np.empty((len(order), len(FEATURE_NAMES)))
+    if len(order):
+        matrix[order] = np.column_stack([every[name] for name in FEATURE_NAMES])
+    return matrix, _unsorted(every, LOT_COLUMNS, order)
+
+
+def prepare_inputs(
+    cols: Columns, register: Register | None = None, outcomes: Columns | None = None
+) -> tuple[Inputs, np.ndarray]:
+    """What the families read: the lines in canonical order with `lines.prepare`'s columns;
+    and that order (row k of the inputs is row order[k] of `cols`).
+
+    Canonical order is (issue second, document_id, item_no).
+    """
+    document_rank = pd.factorize(cols["document_id"], sort=True)[0]
+    order = np.lexsort((cols["item_no"], document_rank, cols["issued_us"] // 1_000_000))
+    lines = take(cols, order)
+    return Inputs(lines | prepare(lines), register, outcomes), order
+
+
+def trace_lots(documents: pd.DataFrame) -> pd.DataFrame:
+    """The lot each bought line became (LOT_COLUMNS), traced over `documents` in time order."""
+    inputs, order = prepare_inputs(columns_of(documents))
+    traced = chain.trace(inputs.lines)
+    return pd.DataFrame(_unsorted(traced, LOT_COLUMNS, order), index=documents.index)
+
+
+def _unsorted(sorted_cols: Columns, names: tuple[str, ...], order: np.ndarray) -> Columns:
+    """Columns computed on rows taken in `order`, put back in the rows' original order."""
+    out = {}
+    for name in names:
+        out[name] = np.empty(len(order), dtype=sorted_cols[name].dtype)
+        out[name][order] = sorted_cols[name]
+    return out

@@ -19,16 +19,18 @@ import pandas as pd
 
 from riskscore.data import World, WorldConfig, generate, load_world
 from riskscore.features import (
+    Register,
     build_features,
     chain,
     fit_feature_stats,
+    outcome_columns,
     party,
+    prepare_inputs,
     product,
     route,
     value,
 )
-from riskscore.features import with_derived_columns as prepare_lines
-from riskscore.features.inputs import Inputs
+from riskscore.features.columns import columns_of
 from riskscore.features.stats import FeatureStats
 
 
@@ -44,9 +46,13 @@ def _report(name: str, seconds: float, rows: int) -> None:
 
 def _families(d: pd.DataFrame, stats: FeatureStats, world: World) -> None:
     """Each family on its own; the inputs are freed on return (the whole build needs memory)."""
-    inputs = Inputs(prepare_lines(d), world.firms, world.outcomes)
+    register = None if world.firms is None else Register(world.firms)
+    outcomes = None if world.outcomes is None else outcome_columns(world.outcomes)
+    cols = columns_of(d)
+    inputs, _ = prepare_inputs(cols, register, outcomes)
     steps: dict[str, Callable[[], object]] = {
-        "prepare": lambda: prepare_lines(d),
+        "columns": lambda: columns_of(d),
+        "prepare (sort)": lambda: prepare_inputs(cols, register, outcomes),
         "product": lambda: product.compute(inputs, stats),
         "route": lambda: route.compute(inputs, stats),
         "value": lambda: value.compute(inputs, stats),

@@ -19,10 +19,10 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from riskscore.features.catalogue import Spec
-from riskscore.features.history import Events, key_codes
+from riskscore.features.columns import Columns, isin
+from riskscore.features.history import Events, key_codes, segments
 from riskscore.features.inputs import Inputs
 
 _DAY = 86_400
@@ -58,28 +58,24 @@ class Lot:
     remaining: float
 
 
-def trace(lines: pd.DataFrame) -> pd.DataFrame:
+def trace(lines: Columns) -> Columns:
     """The chain features of every line (NaN for lines that sell nothing from Kazakh stock),
-    followed by the LOT_COLUMNS of every bought line.
+    followed by the LOT_COLUMNS of every bought line. `lines` must be in time order, the lines
+    of a document together (as `build_features` orders them).
 
     Where `lines` already carries LOT_COLUMNS for a bought line (the online state stores them),
     that lot is taken as given instead of being traced through the seller's stock.
     """
-    order = np.lexsort(
-        (lines["item_no"].to_numpy(), lines["document_id"].to_numpy(dtype=object),
-         lines["t"].to_numpy())
-    )  # fmt: skip
-    cols = {c: lines[c].to_numpy(dtype=object)[order] for c in _COLUMNS}
-    t = lines["t"].to_numpy()[order]
-    amount = lines["amount"].to_numpy(dtype=float)[order]
-    unit_value = lines["unit_value"].to_numpy(dtype=float)[order]
-    linked_no = lines["linked_item_no"].to_numpy(dtype=float)[order]
-    result = np.full((len(lines), len(_OUTPUT)), np.nan)
-    given = _given_lots(lines, order)
-    bought: list[Lot | None] = [None] * len(lines)
+    cols = {c: lines[c] for c in _COLUMNS}
+    t = lines["t"]
+    amount, unit_value, linked_no = lines["amount"], lines["unit_value"], lines["linked_item_no"]
+    n = len(t)
+    result = np.full((n, len(_OUTPUT)), np.nan)
+    given = _given_lots(lines)
+    bought: list[Lot | None] = [None] * n
     lots: dict[tuple[str, int], tuple[str, Lot]] = {}
     stock: dict[tuple[str, str], deque[Lot]] = {}
-    boundaries = np.flatnonzero(np.r_[True, t[1:] != t[:-1], True])
+    boundaries = segments(t)
     for start, stop in itertools.pairwise(boundaries):
         sources: list[Lot | None] = []
         for i in range(start, stop):
@@ -87,27 +83,36 @@ def trace(lines: pd.DataFrame) -> pd.DataFrame:
         for i in range(start, stop):
             source = given[i] or sources[i - start]
             bought[i] = _buy(i, cols, t, amount, unit_value, source, lots, stock)
-    out = pd.DataFrame(result, columns=_OUTPUT)
-    out["lot_chain_start"] = [np.nan if b is None else float(b.chain_start) for b in bought]
-    out["lot_firms"] = [np.nan if b is None else float(b.firms) for b in bought]
-    out["lot_origin"] = pd.Series([None if b is None else b.origin for b in bought], dtype=object)
-    out["lot_hs6"] = pd.Series([None if b is None else b.hs6 for b in bought], dtype=object)
-    out.index = lines.index[order]
-    return out.reindex(lines.index)
+    out = {name: result[:, j] for j, name in enumerate(_OUTPUT)}
+    out["lot_chain_start"] = np.array(
+        [np.nan if b is None else b.chain_start for b in bought], float
+    )
+    out["lot_firms"] = np.array([np.nan if b is None else b.firms for b in bought], float)
+    out["lot_origin"] = _objects([None if b is None else b.origin for b in bought])
+    out["lot_hs6"] = _objects([None if b is None else b.hs6 for b in bought])
+    return out
 
 
-def _given_lots(lines: pd.DataFrame, order: np.ndarray) -> list[Lot | None]:
+def _objects(values: list[str | None]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _given_lots(lines: Columns) -> list[Lot | None]:
     """Stored lots as sources: a Lot whose chain is the stored one, one firm short (the buyer
     adds itself)."""
     if "lot_chain_start" not in lines:
-        return [None] * len(lines)
-    start = lines["lot_chain_start"].to_numpy(dtype=float)[order]
-    firms = lines["lot_firms"].to_numpy(dtype=float)[order]
-    origin = lines["lot_origin"].to_numpy(dtype=object)[order]
-    hs6 = lines["lot_hs6"].to_numpy(dtype=object)[order]
+        return [None] * len(lines["t"])
     return [
         None if np.isnan(s) else Lot(int(s), int(s), int(f) - 1, str(o), str(h), np.nan, 0.0)
-        for s, f, o, h in zip(start, firms, origin, hs6, strict=True)
+        for s, f, o, h in zip(
+            lines["lot_chain_start"],
+            lines["lot_firms"],
+            lines["lot_origin"],
+            lines["lot_hs6"],
+            strict=True,
+        )
     ]
 
 
@@ -180,23 +185,24 @@ def _buy(
     return lot
 
 
-def reexport_history(lines: pd.DataFrame, traced: pd.DataFrame) -> pd.DataFrame:
+def reexport_history(lines: Columns, traced: Columns) -> Columns:
     """How often the subject firm re-exported traced goods to an EAEU partner, and how fast."""
-    t = lines["t"].to_numpy()
+    t = lines["t"]
     subject = key_codes(lines["subject_id"])
-    eaeu = lines["destination_country"].isin(["RU", "BY", "KG", "AM"]) & (lines["flow"] == "export")
-    traced_export = (eaeu & traced["dwell_days"].notna()).to_numpy()
-    fast = (traced["dwell_days"] <= _FAST_DAYS).to_numpy(dtype=float)
+    eaeu = isin(lines["destination_country"], _EAEU_PARTNERS) & (lines["flow"] == "export")
+    dwell = traced["dwell_days"]
+    traced_export = eaeu & ~np.isnan(dwell)
+    fast = (dwell <= _FAST_DAYS).astype(float)
     events = Events.build(subject[traced_export], t[traced_export], fast[traced_export])
     count, fast_count = events.before(subject, t)
     share = np.where(count > 0, fast_count / np.where(count > 0, count, 1), np.nan)
-    return pd.DataFrame(
-        {"firm_reexports_to_eaeu_before": count, "firm_fast_reexport_share": share},
-        index=lines.index,
-    )
+    return {"firm_reexports_to_eaeu_before": count, "firm_fast_reexport_share": share}
 
 
-def compute(inputs: Inputs) -> pd.DataFrame:
+_EAEU_PARTNERS = frozenset({"RU", "BY", "KG", "AM"})
+
+
+def compute(inputs: Inputs) -> Columns:
     """The chain features of every line, then the LOT_COLUMNS of every bought line."""
     traced = trace(inputs.lines)
-    return pd.concat([traced, reexport_history(inputs.lines, traced)], axis=1)
+    return traced | reexport_history(inputs.lines, traced)

@@ -14,6 +14,7 @@ themselves events (the service's new document).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,7 +35,10 @@ def key_codes(*parts: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
     """One int64 code per row for a composite key (tuples of parts, never joined strings)."""
     codes = np.zeros(len(parts[0]), dtype=np.int64)
     for part in parts:
-        part_codes, uniques = pd.factorize(np.asarray(part, dtype=object), use_na_sentinel=False)
+        array = np.asarray(part)
+        if array.dtype.kind not in "iu":
+            array = array.astype(object)
+        part_codes, uniques = pd.factorize(array, use_na_sentinel=False)
         codes = codes * (len(uniques) + 1) + part_codes
     return pd.factorize(codes)[0].astype(np.int64)
 
@@ -57,7 +61,8 @@ class Events:
         packed = (key.astype(np.int64) << _TIME_BITS) | time.astype(np.int64)
         weights = np.ones(len(key)) if value is None else np.nan_to_num(value.astype(float))
         order = np.lexsort((weights, packed))
-        running = pd.Series(weights[order]).groupby(key[order]).cumsum().to_numpy()
+        key = key[order]
+        running = _positions(key) if value is None else cumulative(key, weights[order])
         return cls(packed[order], running)
 
     def before(
@@ -89,6 +94,42 @@ class Events:
         found = (high > 0) & ((self.packed[prior] >> _TIME_BITS) == key)
         last = (self.packed[prior] & ((1 << _TIME_BITS) - 1)).astype(float)
         return np.where(found, last, np.nan)
+
+
+def segments(sorted_key: np.ndarray) -> np.ndarray:
+    """Start of each run of equal keys in a sorted key array, plus its length at the end.
+
+    >>> segments(np.array([3, 3, 5, 7, 7])).tolist()
+    [0, 2, 3, 5]
+    """
+    if not len(sorted_key):
+        return np.zeros(1, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])
+
+
+def _positions(sorted_key: np.ndarray) -> np.ndarray:
+    """1, 2, 3, ... within each run of equal keys (a running count, exact)."""
+    bounds = segments(sorted_key)
+    starts = np.repeat(bounds[:-1], np.diff(bounds))
+    return np.asarray(np.arange(len(sorted_key)) - starts + 1, dtype=float)
+
+
+def cumulative(sorted_key: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Inclusive running sum of the weights within each run of equal keys.
+
+    Each key's sum runs on its own (`np.cumsum` adds in order), so it depends only on that
+    key's events: the service, which sees one firm's history, gets the batch pipeline's digits.
+    A cumulative sum over all keys minus each key's start would lose a small firm's digits to
+    the large totals before it. pandas' group-by cumsum does this too, at ~100 us a call: a
+    large share of a served document's budget.
+
+    >>> cumulative(np.array([1, 1, 2]), np.array([0.5, 0.25, 4.0])).tolist()
+    [0.5, 0.75, 4.0]
+    """
+    out = np.empty(len(weights))
+    for start, stop in itertools.pairwise(segments(sorted_key)):
+        out[start:stop] = np.cumsum(weights[start:stop])
+    return out
 
 
 def _check_times(time: np.ndarray) -> None:

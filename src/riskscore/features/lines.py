@@ -1,4 +1,4 @@
-"""The columns every feature family starts from, derived once from the documents frame.
+"""The columns every feature family starts from, derived once from the document columns.
 
 The *subject* of a line is the Kazakh firm whose risk the document expresses: the importer
 (consignee) of an import, the seller (consignor) of an ESF or an export, the declarant of a
@@ -8,48 +8,49 @@ transit. The *partner* is the party on the other side.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from riskscore.features.history import seconds
+from riskscore.features.columns import Columns, positive, prefix
 
 SECONDS_PER_DAY = 86_400
 
 
-def prepare(documents: pd.DataFrame) -> pd.DataFrame:
-    """Derived columns on the same index: t, HS levels, subject and partner, amounts.
+def prepare(cols: Columns) -> Columns:
+    """Derived columns: t (whole seconds), HS levels, subject and partner, amounts.
 
-    >>> doc = pd.DataFrame({
-    ...     "document_id": ["D1"], "flow": ["import"], "hs_code": ["8542310000"],
-    ...     "issued_at": pd.to_datetime(["2023-01-01T00:00:10Z"]), "declarant_id": ["B"],
-    ...     "consignor_id": ["HK1"], "consignor_country": ["HK"], "consignee_id": ["K1"],
-    ...     "consignee_country": ["KZ"], "supplementary_qty": [10.0], "net_mass_kg": [1.0],
-    ...     "value_usd": [500.0]})
-    >>> prepare(doc)[["t", "hs4", "subject_id", "partner_id", "unit_value"]].values.tolist()
-    [[1672531210, '8542', 'K1', 'HK1', 50.0]]
+    >>> doc = {"flow": np.array(["import"], dtype=object),
+    ...        "hs_code": np.array(["8542310000"], dtype=object),
+    ...        "issued_us": np.array([1_672_531_210_500_000]),
+    ...        "declarant_id": np.array(["B"], dtype=object),
+    ...        "consignor_id": np.array(["HK1"], dtype=object),
+    ...        "consignor_country": np.array(["HK"], dtype=object),
+    ...        "consignee_id": np.array(["K1"], dtype=object),
+    ...        "consignee_country": np.array(["KZ"], dtype=object),
+    ...        "supplementary_qty": np.array([10.0]), "net_mass_kg": np.array([1.0]),
+    ...        "value_usd": np.array([500.0])}
+    >>> [prepare(doc)[c].tolist() for c in ("t", "hs4", "subject_id", "partner_id", "unit_value")]
+    [[1672531210], ['8542'], ['K1'], ['HK1'], [50.0]]
     """
-    d = documents
-    flow = d["flow"].to_numpy(dtype=object)
+    flow = cols["flow"]
     importing = flow == "import"
     transit = flow == "transit"
     subject = np.where(
-        importing, d["consignee_id"], np.where(transit, d["declarant_id"], d["consignor_id"])
+        importing,
+        cols["consignee_id"],
+        np.where(transit, cols["declarant_id"], cols["consignor_id"]),
     )
-    partner = np.where(importing, d["consignor_id"], d["consignee_id"])
-    partner_country = np.where(importing, d["consignor_country"], d["consignee_country"])
-    amount = d["supplementary_qty"].where(d["supplementary_qty"] > 0, d["net_mass_kg"])
-    amount = amount.where(amount > 0)
-    out = pd.DataFrame(
-        {
-            "t": seconds(d["issued_at"]),
-            "hs6": d["hs_code"].str[:6],
-            "hs4": d["hs_code"].str[:4],
-            "chapter": d["hs_code"].str[:2],
-            "subject_id": subject,
-            "partner_id": partner,
-            "partner_country": partner_country,
-            "amount": amount,
-            "unit_value": d["value_usd"] / amount,
-        },
-        index=d.index,
-    )
-    return out
+    qty = cols["supplementary_qty"]
+    amount = positive(np.where(qty > 0, qty, cols["net_mass_kg"]))
+    hs_code = cols["hs_code"]
+    return {
+        "t": cols["issued_us"] // 1_000_000,
+        "hs6": prefix(hs_code, 6),
+        "hs4": prefix(hs_code, 4),
+        "chapter": prefix(hs_code, 2),
+        "subject_id": subject,
+        "partner_id": np.where(importing, cols["consignor_id"], cols["consignee_id"]),
+        "partner_country": np.where(
+            importing, cols["consignor_country"], cols["consignee_country"]
+        ),
+        "amount": amount,
+        "unit_value": cols["value_usd"] / amount,
+    }

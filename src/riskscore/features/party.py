@@ -7,12 +7,13 @@ use inspection outcomes *recorded* before t, whoever the party was on the inspec
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from riskscore.data.world import INVASION
 from riskscore.features.catalogue import Spec
-from riskscore.features.history import Events, key_codes, seconds
+from riskscore.features.columns import Columns, isin
+from riskscore.features.history import Events, cumulative, key_codes
 from riskscore.features.inputs import Inputs
+from riskscore.features.register import SHARED
+from riskscore.features.value import document_sums
 from riskscore.reference import chpl_tiers
 
 _DAY = 86_400
@@ -42,56 +43,40 @@ SPECS: tuple[Spec, ...] = (
 )  # fmt: skip
 
 
-def _party_events(lines: pd.DataFrame) -> pd.DataFrame:
-    """One row per (document, party): both sides of every document, with its value."""
-    docs = lines.groupby("document_id", sort=False).agg(
-        t=("t", "first"),
-        consignor_id=("consignor_id", "first"),
-        consignee_id=("consignee_id", "first"),
-        value=("value_usd", "sum"),
-    )
-    sides = [docs[["t", "value"]].assign(party=docs[c]) for c in ("consignor_id", "consignee_id")]
-    return pd.concat(sides, ignore_index=True)
+_REGISTER_NAMES = ("firm_age_days", "firm_registered_after_invasion", "firm_founder_russian",
+                   *SHARED)  # fmt: skip
 
 
-def _register(inputs: Inputs, out: pd.DataFrame) -> None:
-    lines, firms = inputs.lines, inputs.firms
-    if firms is None:
-        for name in ("firm_age_days", "firm_registered_after_invasion", "firm_founder_russian",
-                     "firm_address_shared_count", "firm_director_shared_count"):  # fmt: skip
-            out[name] = np.nan
-        return
-    register = firms.set_index("firm_id")
-    registered = pd.Series(seconds(firms["registered_at"]), index=firms["firm_id"].to_numpy())
-    at = lines["subject_id"].map(registered)
+def _register(inputs: Inputs, out: Columns) -> None:
+    lines, register = inputs.lines, inputs.register
+    if register is None:
+        out.update({name: np.full(len(lines["t"]), np.nan) for name in _REGISTER_NAMES})
+    else:
+        out.update(register.features(lines["subject_id"], lines["t"]))
+
+
+def _party_events(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(party, t, value) for both sides of every document (lines of a document adjacent)."""
+    lines, starts = inputs.lines, inputs.document_starts
+    value = document_sums(lines["value_usd"], starts)
+    party = np.concatenate([lines["consignor_id"][starts], lines["consignee_id"][starts]])
+    t = lines["t"][starts]
+    return party, np.concatenate([t, t]), np.concatenate([value, value])
+
+
+def _activity(inputs: Inputs, out: Columns) -> None:
+    lines = inputs.lines
+    party, when, amount = _party_events(inputs)
+    codes = key_codes(np.concatenate([party, lines["subject_id"], lines["partner_id"]]))
+    n, m = len(party), len(lines["t"])
+    event_key, subject, partner = codes[:n], codes[n : n + m], codes[n + m :]
     t = lines["t"]
-    out["firm_age_days"] = ((t - at) / _DAY).where(at <= t)
-    invasion = INVASION * _DAY  # seconds since 1970, as `seconds` gives
-    out["firm_registered_after_invasion"] = (at >= invasion).astype(float).where(at.notna())
-    founder = lines["subject_id"].map(register["founder_country"])
-    out["firm_founder_russian"] = (founder == "RU").astype(float).where(founder.notna())
-    for name, column in (("firm_address_shared_count", "address_id"),
-                         ("firm_director_shared_count", "director_id")):  # fmt: skip
-        key = key_codes(pd.concat([firms[column], lines["subject_id"].map(register[column])]))
-        events = Events.build(key[: len(firms)], registered.to_numpy())
-        count, _ = events.before(key[len(firms) :], t.to_numpy())
-        # The firm itself is one of the firms registered at its address before t.
-        out[name] = (count - (at <= t).to_numpy()).clip(min=0)
-        out.loc[lines["subject_id"].map(register[column]).isna(), name] = np.nan
-
-
-def _activity(lines: pd.DataFrame, out: pd.DataFrame) -> None:
-    events = _party_events(lines)
-    codes = key_codes(pd.concat([events["party"], lines["subject_id"], lines["partner_id"]]))
-    n = len(events)
-    event_key, subject, partner = codes[:n], codes[n : n + len(lines)], codes[n + len(lines) :]
-    t = lines["t"].to_numpy()
-    activity = Events.build(event_key, events["t"].to_numpy(), events["value"].to_numpy())
+    activity = Events.build(event_key, when, amount)
     for window in (30, 90, 365):
         count, value = activity.before(subject, t, window * _DAY)
         out[f"firm_documents_{window}d"] = count
         out[f"firm_value_usd_{window}d"] = value
-    _, recent = activity.before(subject, t, 90 * _DAY)
+    recent = out["firm_value_usd_90d"]
     _, year = activity.before(subject, np.maximum(t - 90 * _DAY, 0), 365 * _DAY)
     usual = year * 90 / 365
     out["firm_activity_surge_ratio"] = np.where(
@@ -99,39 +84,59 @@ def _activity(lines: pd.DataFrame, out: pd.DataFrame) -> None:
     )
     last = activity.last_before(subject, t)
     out["firm_days_since_previous_activity"] = (t - last) / _DAY
-    out["firm_longest_gap_days"] = _longest_gap(event_key, events["t"].to_numpy(), subject, t)
+    out["firm_longest_gap_days"] = _longest_gap(event_key, when, subject, t)
     out["partner_documents_before"], _ = activity.before(partner, t)
-    pairs = pd.DataFrame({"partner": partner, "subject": subject, "t": t})
-    first = pairs.groupby(["partner", "subject"], sort=False)["t"].min().reset_index()
-    distinct = Events.build(first["partner"].to_numpy(), first["t"].to_numpy())
+    first = _first_times(partner, subject, t)
+    distinct = Events.build(partner[first], t[first])
     out["partner_distinct_firms_before"], _ = distinct.before(partner, t)
+
+
+def _first_times(key: np.ndarray, other: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Rows holding the earliest t of each distinct (key, other) pair (one row per pair)."""
+    pair = key_codes(key, other)
+    order = np.lexsort((t, pair))
+    first = np.r_[True, pair[order][1:] != pair[order][:-1]] if len(pair) else []
+    return order[first]
 
 
 def _longest_gap(key: np.ndarray, time: np.ndarray, query: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Largest gap between consecutive events of the key before t, the open gap to t included."""
+    if not len(key):
+        return np.full(len(query), np.nan)
     order = np.lexsort((time, key))
-    k, s = key[order], time[order].astype(float)
-    gap = np.where(np.r_[False, k[1:] == k[:-1]], np.r_[0.0, np.diff(s)], 0.0)
-    running = pd.Series(gap).groupby(k).cummax().to_numpy()
-    packed = (k.astype(np.int64) << 32) | s.astype(np.int64)
+    k, s = key[order], time[order].astype(np.int64)
+    gap = np.where(np.r_[False, k[1:] == k[:-1]], np.r_[0, np.diff(s)], 0)
+    running = _running_max(k, gap)
+    packed = (k.astype(np.int64) << 32) | s
     high = np.searchsorted(packed, (query << 32) | t, side="left") - 1
-    safe = np.clip(high, 0, max(len(k) - 1, 0))
-    found = (high >= 0) & (k[safe] == query) if len(k) else np.zeros(len(query), bool)
-    open_gap = t - s[safe]
-    return np.where(found, np.maximum(running[safe], open_gap) / _DAY, np.nan)
+    safe = np.maximum(high, 0)
+    found = (high >= 0) & (k[safe] == query)
+    return np.where(found, np.maximum(running[safe], t - s[safe]) / _DAY, np.nan)
 
 
-def _trade(lines: pd.DataFrame, out: pd.DataFrame) -> None:
-    t = lines["t"].to_numpy()
+def _running_max(sorted_key: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Running maximum of non-negative gaps (whole seconds, < 2^32) within each key.
+
+    Each key's run is lifted by its rank << 32, so one global running maximum never carries a
+    value across keys: every lifted value of a later key exceeds all of an earlier one's.
+    """
+    rank = np.cumsum(np.r_[False, sorted_key[1:] != sorted_key[:-1]]).astype(np.int64)
+    lifted = (rank << 32) + gap.astype(np.int64)
+    return np.asarray(np.maximum.accumulate(lifted) - (rank << 32), dtype=float)
+
+
+def _trade(lines: Columns, out: Columns) -> None:
+    t = lines["t"]
     subject = key_codes(lines["subject_id"])
     chapter = key_codes(lines["subject_id"], lines["chapter"])
     first_in_chapter, _ = Events.build(chapter, t).before(chapter, t)
     out["firm_first_time_in_hs_chapter"] = (first_in_chapter == 0).astype(float)
-    chpl = lines["hs6"].isin(list(chpl_tiers())).to_numpy()
+    chpl = isin(lines["hs6"], chpl_tiers())
     out["firm_chpl_lines_before"], _ = Events.build(subject[chpl], t[chpl]).before(subject, t)
-    selling = lines["flow"].isin(["domestic", "export"]).to_numpy()
-    domestic = (lines["flow"] == "domestic").to_numpy()
-    value = lines["value_usd"].to_numpy(dtype=float)
+    flow = lines["flow"]
+    domestic = flow == "domestic"
+    selling = domestic | (flow == "export")
+    value = lines["value_usd"]
     _, sold = Events.build(subject[selling], t[selling], value[selling]).before(subject, t)
     _, home = Events.build(subject[domestic], t[domestic], value[domestic]).before(subject, t)
     out["firm_domestic_sales_share"] = np.where(
@@ -140,70 +145,78 @@ def _trade(lines: pd.DataFrame, out: pd.DataFrame) -> None:
     _russian_buyers(lines, subject, out)
 
 
-def _russian_buyers(lines: pd.DataFrame, subject: np.ndarray, out: pd.DataFrame) -> None:
+def _russian_buyers(lines: Columns, subject: np.ndarray, out: Columns) -> None:
     """Distinct Russian buyers and the Herfindahl index of export value over them, before t.
 
     The index is sum(v_b^2) / (sum v_b)^2 over buyers b; each export adds
     (v_b + x)^2 - v_b^2 to the numerator, so both sums are plain point-in-time sums.
     """
-    t = lines["t"].to_numpy()
-    to_russia = ((lines["flow"] == "export") & (lines["partner_country"] == "RU")).to_numpy()
-    exports = pd.DataFrame(
-        {"firm": subject[to_russia], "buyer": lines["partner_id"].to_numpy()[to_russia],
-         "t": t[to_russia], "value": lines["value_usd"].to_numpy(dtype=float)[to_russia]}
-    ).sort_values(["t", "buyer", "value"], kind="stable")  # fmt: skip
-    before = exports.groupby(["firm", "buyer"], sort=False)["value"].cumsum() - exports["value"]
-    square_step = (before + exports["value"]) ** 2 - before**2
-    first = exports.groupby(["firm", "buyer"], sort=False)["t"].min().reset_index()
-    count, _ = Events.build(first["firm"].to_numpy(), first["t"].to_numpy()).before(subject, t)
+    t = lines["t"]
+    to_russia = np.flatnonzero((lines["flow"] == "export") & (lines["partner_country"] == "RU"))
+    firm, buyer = subject[to_russia], lines["partner_id"][to_russia]
+    when, value = t[to_russia], np.nan_to_num(lines["value_usd"][to_russia])
+    pair = key_codes(firm, buyer)
+    order = np.lexsort((value, when, pair))  # each pair's exports in time order
+    running = cumulative(pair[order], value[order])
+    before = np.empty(len(order))
+    before[order] = running - value[order]
+    square_step = (before + value) ** 2 - before**2
+    first = _first_times(firm, buyer, when)
+    count, _ = Events.build(firm[first], when[first]).before(subject, t)
     out["firm_russian_buyers_before"] = count
-    firm, when = exports["firm"].to_numpy(), exports["t"].to_numpy()
-    _, total = Events.build(firm, when, exports["value"].to_numpy()).before(subject, t)
-    _, squares = Events.build(firm, when, square_step.to_numpy()).before(subject, t)
+    _, total = Events.build(firm, when, value).before(subject, t)
+    _, squares = Events.build(firm, when, square_step).before(subject, t)
     out["firm_russian_buyer_concentration"] = np.where(
         total > 0, squares / np.where(total > 0, total, 1) ** 2, np.nan
     )
 
 
-def _violations(inputs: Inputs, out: pd.DataFrame) -> None:
+def _violations(inputs: Inputs, out: Columns) -> None:
     lines, outcomes = inputs.lines, inputs.outcomes
-    if outcomes is None or outcomes.empty:
-        for name in (
-            "firm_inspections_before",
-            "firm_violations_before",
-            "partner_violations_before",
-        ):
-            out[name] = 0.0
+    names = ("firm_inspections_before", "firm_violations_before", "partner_violations_before")
+    if outcomes is None or not len(outcomes["document_id"]):
+        out.update({name: np.zeros(len(lines["t"])) for name in names})
         return
-    docs = lines.drop_duplicates("document_id").set_index("document_id")
-    known = outcomes[outcomes["document_id"].isin(docs.index)]
+    starts = inputs.document_starts
+    doc_row = {d: i for i, d in enumerate(lines["document_id"][starts])}
+    doc = np.fromiter((doc_row.get(d, -1) for d in outcomes["document_id"]), np.int64)
+    known = doc >= 0
     # A document counts as inspected from its first recorded result, and as a violation only
     # from the first recorded result that found one (a later finding is not known earlier).
-    inspected = known.groupby("document_id", sort=False)["recorded_at"].min()
-    violated = (
-        known[known["violation_found"]].groupby("document_id", sort=False)["recorded_at"].min()
-    )
-    t = lines["t"].to_numpy()
-    out["firm_inspections_before"], _ = _party_counts(docs, inspected, lines, "subject_id", t)
-    out["firm_violations_before"], _ = _party_counts(docs, violated, lines, "subject_id", t)
-    out["partner_violations_before"], _ = _party_counts(docs, violated, lines, "partner_id", t)
+    inspected = _earliest(doc[known], outcomes["recorded"][known], len(starts))
+    found = known & outcomes["violation_found"]
+    violated = _earliest(doc[found], outcomes["recorded"][found], len(starts))
+    parties = (lines["consignor_id"][starts], lines["consignee_id"][starts])
+    t = lines["t"]
+    out[names[0]] = _party_counts(parties, inspected, lines["subject_id"], t)
+    out[names[1]] = _party_counts(parties, violated, lines["subject_id"], t)
+    out[names[2]] = _party_counts(parties, violated, lines["partner_id"], t)
+
+
+def _earliest(doc: np.ndarray, when: np.ndarray, documents: int) -> np.ndarray:
+    """Earliest time per document (-1 for documents without one)."""
+    earliest = np.full(documents, np.iinfo(np.int64).max)
+    np.minimum.at(earliest, doc, when)
+    return np.where(earliest == np.iinfo(np.int64).max, -1, earliest)
 
 
 def _party_counts(
-    docs: pd.DataFrame, moments: pd.Series, lines: pd.DataFrame, who: str, t: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Documents in `moments` (id -> time) in which `who` of each line was a party, before t."""
-    parties = pd.concat([docs.loc[moments.index, c] for c in ("consignor_id", "consignee_id")])
-    codes = key_codes(pd.concat([parties, lines[who]]))
-    when = np.concatenate([seconds(moments), seconds(moments)])
-    return Events.build(codes[: len(parties)], when).before(codes[len(parties) :], t)
+    parties: tuple[np.ndarray, np.ndarray], moments: np.ndarray, who: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """Documents with a moment (>= 0) in which `who` of each line was a party, before t."""
+    has = moments >= 0
+    sides = np.concatenate([parties[0][has], parties[1][has]])
+    codes = key_codes(np.concatenate([sides, who]))
+    when = np.concatenate([moments[has], moments[has]])
+    count, _ = Events.build(codes[: len(sides)], when).before(codes[len(sides) :], t)
+    return count
 
 
-def compute(inputs: Inputs) -> pd.DataFrame:
+def compute(inputs: Inputs) -> Columns:
     """The counterparty-history features of every line."""
-    out = pd.DataFrame(index=inputs.lines.index)
+    out: Columns = {}
     _register(inputs, out)
-    _activity(inputs.lines, out)
+    _activity(inputs, out)
     _trade(inputs.lines, out)
     _violations(inputs, out)
-    return out[[s.name for s in SPECS]]
+    return out

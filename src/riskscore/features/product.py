@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-import pandas as pd
 
 from riskscore.features.catalogue import Spec
+from riskscore.features.columns import Columns, isin, lookup
 from riskscore.features.inputs import Inputs
 from riskscore.features.stats import FeatureStats
 from riskscore.reference import CHPL_TIERS, chpl_tiers, hs_catalogue
@@ -29,31 +29,31 @@ def _neighbour_codes() -> frozenset[str]:
     return frozenset(catalogue.loc[catalogue["neighbour_of_chpl"] != "", "hs6"])
 
 
-def chpl_tier_rank(hs6: pd.Series) -> pd.Series:
+def chpl_tier_rank(hs6: np.ndarray) -> np.ndarray:
     """Ordinal CHPL tier (1 = tier 1 ... 6 = tier 4.B); NaN when the code is not on the list.
 
-    >>> chpl_tier_rank(pd.Series(["854231", "845710", "010121"])).tolist()
+    >>> chpl_tier_rank(np.array(["854231", "845710", "010121"], dtype=object)).tolist()
     [1.0, 6.0, nan]
     """
+    return lookup(hs6, _tier_ranks())
+
+
+@cache
+def _tier_ranks() -> dict[str, float]:
     rank = {tier: float(i) for i, tier in enumerate(CHPL_TIERS, start=1)}
-    return hs6.map(chpl_tiers()).map(rank).astype("float64").rename("chpl_tier_rank")
+    return {hs6: rank[tier] for hs6, tier in chpl_tiers().items()}
 
 
-def compute(inputs: Inputs, stats: FeatureStats) -> pd.DataFrame:
+def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The product features of every line."""
     lines = inputs.lines
     hs6 = lines["hs6"]
     tier = chpl_tier_rank(hs6)
-    return pd.DataFrame(
-        {
-            "hs_chapter_code": stats.encode("hs_chapter_code", lines["chapter"]),
-            "hs_heading_code": stats.encode("hs_heading_code", lines["hs4"]),
-            "hs6_code": stats.encode("hs6_code", hs6),
-            "chpl_flag": tier.notna().astype("float64"),
-            "chpl_tier_rank": tier,
-            "near_chpl_flag": np.isin(hs6.to_numpy(dtype=object), list(_neighbour_codes())).astype(
-                "float64"
-            ),
-        },
-        index=lines.index,
-    )
+    return {
+        "hs_chapter_code": stats.encode("hs_chapter_code", lines["chapter"]),
+        "hs_heading_code": stats.encode("hs_heading_code", lines["hs4"]),
+        "hs6_code": stats.encode("hs6_code", hs6),
+        "chpl_flag": (~np.isnan(tier)).astype(float),
+        "chpl_tier_rank": tier,
+        "near_chpl_flag": isin(hs6, _neighbour_codes()).astype(float),
+    }

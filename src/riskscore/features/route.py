@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
-import pandas as pd
 
 from riskscore.features.catalogue import Spec
+from riskscore.features.columns import Columns, lookup
 from riskscore.features.history import first_seen, key_codes
 from riskscore.features.inputs import Inputs
 from riskscore.features.stats import CATEGORICAL_SOURCES, FeatureStats
@@ -40,31 +42,31 @@ SPECS: tuple[Spec, ...] = (
 )  # fmt: skip
 
 
-def country_group_code(countries: pd.Series) -> pd.Series:
+def country_group_code(countries: np.ndarray) -> np.ndarray:
     """Ordinal group of a country (see GROUPS); the first group that holds it wins.
 
-    >>> country_group_code(pd.Series(["KZ", "RU", "DE", "HK", "BR", "XX"])).tolist()
+    >>> country_group_code(np.array(["KZ", "RU", "DE", "HK", "BR", "XX"], dtype=object)).tolist()
     [0.0, 1.0, 2.0, 3.0, 3.0, 4.0]
     """
-    eaeu = country_group("eaeu") - {"KZ"}
-    coalition, hubs = country_group("sanctions_coalition"), country_group("transshipment_hub")
-    values = countries.to_numpy(dtype=object)
-    code = np.select(
-        [values == "KZ", np.isin(values, list(eaeu)), np.isin(values, list(coalition)),
-         np.isin(values, list(hubs))],
-        [0.0, 1.0, 2.0, 3.0],
-        default=4.0,
-    )  # fmt: skip
-    return pd.Series(code, index=countries.index)
+    return lookup(countries, _group_codes(), default=4.0)
 
 
-def compute(inputs: Inputs, stats: FeatureStats) -> pd.DataFrame:
+@cache
+def _group_codes() -> dict[str, float]:
+    """Country -> group code, the first group that holds it winning (KZ is in the EAEU too)."""
+    codes: dict[str, float] = {}
+    groups = (["KZ"], country_group("eaeu"), country_group("sanctions_coalition"),
+              country_group("transshipment_hub"))  # fmt: skip
+    for code, members in enumerate(groups):
+        for country in sorted(members):
+            codes.setdefault(country, float(code))
+    return codes
+
+
+def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The route features of every line."""
     lines = inputs.lines
-    out = pd.DataFrame(
-        {name: stats.encode(name, lines[source]) for name, source in _SOURCES.items()},
-        index=lines.index,
-    )
+    out = {name: stats.encode(name, lines[source]) for name, source in _SOURCES.items()}
     for group, column in (("origin_group", "origin_country"), ("dispatch_group", "dispatch_country"),
                           ("destination_group", "destination_country")):  # fmt: skip
         out[group] = country_group_code(lines[column])
@@ -76,7 +78,7 @@ def compute(inputs: Inputs, stats: FeatureStats) -> pd.DataFrame:
     out["destination_eaeu_partner_flag"] = (out["destination_group"] == 1).astype(float)
     route = key_codes(lines["subject_id"], lines["origin_country"], lines["dispatch_country"],
                       lines["destination_country"], lines["hs4"])  # fmt: skip
-    out["route_new_for_firm"] = first_seen(route, lines["t"].to_numpy())
+    out["route_new_for_firm"] = first_seen(route, lines["t"])
     return out
 
 

@@ -12,25 +12,25 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskscore.features.chain import LOT_COLUMNS
+from riskscore.features.columns import Columns
+from riskscore.features.mirror import Mirror
 from riskscore.schema import DOCUMENT_COLUMNS, FIRM_COLUMNS, OUTCOME_COLUMNS
 
 _TIMES = {"issued_at", "registered_at", "inspected_at", "recorded_at"}
 _INTEGERS = {"item_no", "linked_item_no"}
 # Float columns by the schema (an empty query result would otherwise come back as object).
 _FLOATS = {name for name, kind in DOCUMENT_COLUMNS.items() if str(kind) == "double"}
-# Text stays plain Python objects: the features turn every column into numpy object arrays,
-# and pyarrow-backed strings would be converted back and forth on each request.
-_TEXT = {name: "object" for name, kind in DOCUMENT_COLUMNS.items() if str(kind) == "string"} | {
-    "lot_origin": "object",
-    "lot_hs6": "object",
-}
 _LINE_COLUMNS = (*DOCUMENT_COLUMNS, *LOT_COLUMNS)
+_LINE_MARKS = ", ".join("?" * len(_LINE_COLUMNS))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS lines ({", ".join(_LINE_COLUMNS)},
     PRIMARY KEY (document_id, item_no));
@@ -59,6 +59,29 @@ def _to_sql(frame: pd.DataFrame, columns: Iterable[str]) -> list[tuple[object, .
         else:
             out[column] = values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
     return list(zip(*out.values(), strict=True))
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of an aware datetime, exactly."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _row_to_sql(row: dict[str, Any], lots: Columns, i: int) -> tuple[object, ...]:
+    """One `document_rows` row plus line i of `lots`, as SQLite values in _LINE_COLUMNS order."""
+    values: list[object] = []
+    for name in DOCUMENT_COLUMNS:
+        value = row[name]
+        if name == "issued_at":
+            value = micros(value)
+        elif name == "previous_document_ids":
+            value = json.dumps(list(value or []))
+        elif isinstance(value, str):
+            value = str(value)  # plain str, not the schema's StrEnum
+        values.append(value)
+    for name in LOT_COLUMNS:
+        lot = lots[name][i]
+        values.append(None if lot is None or lot != lot else lot)
+    return tuple(values)
 
 
 def _from_sql(frame: pd.DataFrame) -> pd.DataFrame:
@@ -90,6 +113,7 @@ class OnlineState:
         self._db.execute("PRAGMA busy_timeout=10000")  # several workers share the file
         self._db.executescript(_SCHEMA)
         self._firms: pd.DataFrame | None = None
+        self._mirror = Mirror()
 
     def close(self) -> None:
         self._db.close()
@@ -119,11 +143,13 @@ class OnlineState:
         self._firms = None
 
     def score_document(
-        self, lines: pd.DataFrame, document_id: str, body: str, features: str
+        self, rows: list[dict[str, Any]], lots: Columns, document_id: str, body: str, features: str
     ) -> None:
-        """Store a scored document and its answer atomically: all of it or nothing."""
+        """Store a scored document (its `document_rows` and the lots its lines became) and its
+        answer atomically: all of it or nothing."""
+        values = [_row_to_sql(row, lots, i) for i, row in enumerate(rows)]
         with self._transaction():
-            self._insert("INSERT OR IGNORE INTO lines", lines, _LINE_COLUMNS)
+            self._db.executemany(f"INSERT OR IGNORE INTO lines VALUES ({_LINE_MARKS})", values)
             self._db.execute(
                 "INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (document_id, body, features)
             )
@@ -160,29 +186,14 @@ class OnlineState:
         query = "SELECT 1 FROM lines WHERE document_id = ? AND item_no = ?"
         return [self._db.execute(query, (d, int(n))).fetchone() is not None for d, n in keys]
 
-    def history(self, parties: Iterable[str]) -> pd.DataFrame:
-        """Every stored line in which any of `parties` is consignor, consignee or declarant."""
-        ids = sorted(set(parties))
-        marks = ", ".join("?" * len(ids))
-        query = (f"SELECT * FROM lines WHERE consignor_id IN ({marks}) OR consignee_id IN ({marks}) "
-                 f"OR declarant_id IN ({marks})")  # fmt: skip
-        frame = pd.read_sql_query(query, self._db, params=ids * 3, dtype=_TEXT)
-        return _from_sql(frame)
+    def history(self, parties: set[str], without: str) -> tuple[Columns, Columns]:
+        """Every stored line in which any of `parties` is consignor, consignee or declarant,
+        except those of document `without`; and the outcomes of those lines' documents.
 
-    def outcomes(self, document_ids: Iterable[str]) -> pd.DataFrame:
-        """Outcomes of the given documents."""
-        ids = sorted(set(document_ids))
-        frames = []
-        for start in range(0, len(ids), 900):  # SQLite caps the number of parameters
-            chunk = ids[start : start + 900]
-            query = f"SELECT * FROM outcomes WHERE document_id IN ({', '.join('?' * len(chunk))})"
-            frames.append(pd.read_sql_query(query, self._db, params=chunk))
-        frame = (
-            pd.concat(frames, ignore_index=True)
-            if frames
-            else pd.DataFrame(columns=list(OUTCOME_COLUMNS))
-        )
-        return _from_sql(frame)
+        Served from an in-process mirror that first takes in what any process stored since.
+        """
+        self._mirror.sync(self._db)
+        return self._mirror.history(parties, without)
 
     def firms(self) -> pd.DataFrame:
         """The firms register (cached: it changes only when the state is loaded)."""
@@ -208,14 +219,13 @@ def load_history(
     The lots of bought lines are traced over the whole history first, exactly as the batch
     pipeline traces them, and stored with the lines.
     """
-    from riskscore.features import with_derived_columns
-    from riskscore.features.chain import trace
+    from riskscore.features import trace_lots
 
     if until is not None:
         documents = documents[documents["issued_at"] < until]
         if outcomes is not None:
             outcomes = outcomes[outcomes["recorded_at"] < until]
-    lots = trace(with_derived_columns(documents))[list(LOT_COLUMNS)]
+    lots = trace_lots(documents)
     state.add_lines(pd.concat([documents, lots], axis=1))
     if outcomes is not None:
         state.add_outcomes(outcomes)

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskscore.features.columns import Columns, lookup
+
 # Categorical columns with a frozen vocabulary: feature name -> column it encodes.
 CATEGORICAL_SOURCES: dict[str, str] = {
     "hs_chapter_code": "chapter",
@@ -38,20 +40,31 @@ class RobustCells:
 
     levels: list[tuple[str, ...]]  # e.g. [("hs6", "origin_country"), ("hs6",), ("hs4",)]
     tables: list[pd.DataFrame] = field(default_factory=list)  # index = level, cols median, mad
+    # The tables as dicts, built on first use: the service looks up a few cells per request.
+    _cells: list[dict[tuple[object, ...], tuple[float, float]]] = field(
+        default_factory=list, repr=False, compare=False
+    )
 
-    def z(self, frame: pd.DataFrame, log_value: pd.Series) -> pd.Series:
+    def z(self, lines: Columns, log_value: np.ndarray) -> np.ndarray:
         """Robust z-score of `log_value` in the finest level that has a trusted cell."""
-        median = pd.Series(np.nan, index=frame.index)
-        mad = pd.Series(np.nan, index=frame.index)
-        for level, table in zip(self.levels, self.tables, strict=True):
-            missing = median.isna()
-            if not missing.any():
+        median = np.full(len(log_value), np.nan)
+        mad = np.full(len(log_value), np.nan)
+        for level, cells in zip(self.levels, self._lookups(), strict=True):
+            missing = np.flatnonzero(np.isnan(median))
+            if not len(missing):
                 break
-            keys = pd.MultiIndex.from_frame(frame.loc[missing, list(level)])
-            found = table.reindex(keys)
-            median[missing] = found["median"].to_numpy()
-            mad[missing] = found["mad"].to_numpy()
-        return (log_value - median) / (1.4826 * mad.clip(lower=MAD_FLOOR))
+            keys = zip(*(lines[c][missing] for c in level), strict=True)
+            found = np.array([cells.get(k, (np.nan, np.nan)) for k in keys]).reshape(-1, 2)
+            median[missing], mad[missing] = found[:, 0], found[:, 1]
+        return np.asarray((log_value - median) / (1.4826 * np.maximum(mad, MAD_FLOOR)), float)
+
+    def _lookups(self) -> list[dict[tuple[object, ...], tuple[float, float]]]:
+        if not self._cells:
+            self._cells = [
+                dict(zip(t.index, zip(t["median"], t["mad"], strict=True), strict=True))
+                for t in self.tables
+            ]
+        return self._cells
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,16 +78,18 @@ class RobustCells:
         tables = []
         for level, t in zip(levels, data["tables"], strict=True):
             frame = pd.DataFrame(t["data"], columns=t["columns"])
-            # Always a MultiIndex, even for one level: lookups use MultiIndex keys.
+            # Always a MultiIndex, even for one level: lookups use tuple keys.
             frame.index = pd.MultiIndex.from_frame(frame[list(level)].astype(object))
             tables.append(frame.drop(columns=list(level)))
         return cls(levels, tables)
 
 
 def fit_robust_cells(
-    frame: pd.DataFrame, log_value: pd.Series, levels: list[tuple[str, ...]]
+    lines: Columns, log_values: np.ndarray, levels: list[tuple[str, ...]]
 ) -> RobustCells:
     """Median and MAD of `log_value` per cell of each level, keeping cells of MIN_CELL rows."""
+    frame = pd.DataFrame({c: lines[c] for level in levels for c in level})
+    log_value = pd.Series(log_values)
     valid = log_value.notna() & np.isfinite(log_value)
     tables = []
     for level in levels:
@@ -100,16 +115,15 @@ class FeatureStats:
     vocabularies: dict[str, list[str]]
     unit_value: RobustCells
     kg_per_unit: RobustCells
-    # Built once per vocabulary on first use: the service encodes every request.
-    _indexes: dict[str, pd.Index] = field(default_factory=dict, repr=False, compare=False)
+    # Value -> code, built once per vocabulary on first use: the service encodes every request.
+    _codes: dict[str, dict[str, float]] = field(default_factory=dict, repr=False, compare=False)
 
-    def encode(self, name: str, values: pd.Series) -> pd.Series:
+    def encode(self, name: str, values: np.ndarray) -> np.ndarray:
         """Integer code of each value in the frozen vocabulary; unseen or missing gives NaN."""
-        index = self._indexes.get(name)
-        if index is None:
-            index = self._indexes[name] = pd.Index(self.vocabularies[name])
-        codes = index.get_indexer(pd.Index(values.astype(object)))
-        return pd.Series(np.where(codes >= 0, codes, np.nan), index=values.index, name=name)
+        codes = self._codes.get(name)
+        if codes is None:
+            codes = self._codes[name] = {v: float(i) for i, v in enumerate(self.vocabularies[name])}
+        return lookup(values, codes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,9 +141,9 @@ class FeatureStats:
         )
 
 
-def fit_vocabularies(frame: pd.DataFrame) -> dict[str, list[str]]:
+def fit_vocabularies(lines: Columns) -> dict[str, list[str]]:
     """Sorted distinct values of every categorical source column (the frozen categories)."""
     return {
-        name: sorted(str(v) for v in frame[source].dropna().unique())
+        name: sorted(str(v) for v in pd.unique(lines[source]) if v is not None)
         for name, source in CATEGORICAL_SOURCES.items()
     }

@@ -7,9 +7,9 @@ the service scores with exactly the statistics training saw.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from riskscore.features.catalogue import Spec
+from riskscore.features.columns import Columns, positive
 from riskscore.features.inputs import Inputs
 from riskscore.features.stats import FeatureStats, RobustCells, fit_robust_cells
 
@@ -29,20 +29,18 @@ UNIT_VALUE_LEVELS: list[tuple[str, ...]] = [("hs6", "origin_country"), ("hs6",),
 KG_PER_UNIT_LEVELS: list[tuple[str, ...]] = [("hs6",), ("hs4",)]
 
 
-def log_unit_value(lines: pd.DataFrame) -> pd.Series:
+def log_unit_value(lines: Columns) -> np.ndarray:
     """Natural log of the unit value; NaN when it is not positive."""
-    positive = lines["unit_value"].where(lines["unit_value"] > 0)
-    return pd.Series(np.log(positive), index=lines.index, dtype="float64")
+    return np.asarray(np.log(positive(lines["unit_value"])), dtype=float)
 
 
-def log_kg_per_unit(lines: pd.DataFrame) -> pd.Series:
+def log_kg_per_unit(lines: Columns) -> np.ndarray:
     """Natural log of net kg per supplementary unit; NaN without a supplementary quantity."""
-    qty = lines["supplementary_qty"].where(lines["supplementary_qty"] > 0)
-    kg = lines["net_mass_kg"].where(lines["net_mass_kg"] > 0)
-    return pd.Series(np.log(kg / qty), index=lines.index, dtype="float64")
+    kg_per_unit = positive(lines["net_mass_kg"]) / positive(lines["supplementary_qty"])
+    return np.asarray(np.log(kg_per_unit), dtype=float)
 
 
-def fit_value_cells(train_lines: pd.DataFrame) -> tuple[RobustCells, RobustCells]:
+def fit_value_cells(train_lines: Columns) -> tuple[RobustCells, RobustCells]:
     """Robust cells of log unit value (hs6 x origin -> hs6 -> hs4) and log kg per unit."""
     return (
         fit_robust_cells(train_lines, log_unit_value(train_lines), UNIT_VALUE_LEVELS),
@@ -50,22 +48,28 @@ def fit_value_cells(train_lines: pd.DataFrame) -> tuple[RobustCells, RobustCells
     )
 
 
-def compute(inputs: Inputs, stats: FeatureStats) -> pd.DataFrame:
-    """The value features of every line."""
+def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
+    """The value features of every line (lines of a document are adjacent: `Inputs`)."""
     lines = inputs.lines
-    kg = lines["net_mass_kg"].where(lines["net_mass_kg"] > 0)
-    gross = lines["gross_mass_kg"].where(lines["gross_mass_kg"] > 0)
-    document = lines.groupby("document_id", sort=False)["value_usd"]
-    return pd.DataFrame(
-        {
-            "value_usd": lines["value_usd"].astype(float),
-            "unit_value_usd": lines["unit_value"],
-            "usd_per_kg": lines["value_usd"] / kg,
-            "unit_value_robust_z": stats.unit_value.z(lines, log_unit_value(lines)),
-            "kg_per_unit_robust_z": stats.kg_per_unit.z(lines, log_kg_per_unit(lines)),
-            "net_to_gross_ratio": kg / gross,
-            "document_value_usd": document.transform("sum"),
-            "document_item_count": document.transform("size").astype(float),
-        },
-        index=lines.index,
-    )
+    kg = positive(lines["net_mass_kg"])
+    value = lines["value_usd"]
+    starts = inputs.document_starts
+    sizes = np.diff(np.r_[starts, len(value)])
+    return {
+        "value_usd": value.astype(float),
+        "unit_value_usd": lines["unit_value"],
+        "usd_per_kg": value / kg,
+        "unit_value_robust_z": stats.unit_value.z(lines, log_unit_value(lines)),
+        "kg_per_unit_robust_z": stats.kg_per_unit.z(lines, log_kg_per_unit(lines)),
+        "net_to_gross_ratio": kg / positive(lines["gross_mass_kg"]),
+        "document_value_usd": np.repeat(document_sums(value, starts), sizes),
+        "document_item_count": np.repeat(sizes, sizes).astype(float),
+    }
+
+
+def document_sums(value: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sum of the values of each document's lines, missing values counting as zero."""
+    if not len(value):
+        return np.zeros(0)
+    sums: np.ndarray = np.add.reduceat(np.nan_to_num(value), starts)
+    return sums

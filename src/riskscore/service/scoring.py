@@ -1,8 +1,9 @@
 """Scoring one document: history from the online state, the training features, the model.
 
-The features are computed by `build_features_with_lots`, the function training uses, on the
-document together with its parties' stored history, so what is served equals what the batch
-pipeline computes for the same document (the parity test holds it to that).
+The features are computed by `feature_columns`, the function `build_features` runs for
+training, on the document together with its parties' history (from the state's in-memory
+mirror), so what is served equals what the batch pipeline computes for the same document (the
+parity test holds it to that).
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskscore.config import Settings
-from riskscore.features import SPECS, build_features_with_lots
-from riskscore.features.state import OnlineState
+from riskscore.features import FEATURE_NAMES, SPECS, Register, feature_columns
+from riskscore.features.columns import LOT_NUMBERS, LOT_TEXT, NUMBERS, TEXT, Columns
+from riskscore.features.state import OnlineState, micros
 from riskscore.model import RiskModel
 from riskscore.reference import countries
-from riskscore.schema import DOCUMENT_COLUMNS, Document, Outcome, document_rows
+from riskscore.schema import Document, Outcome, document_rows
 from riskscore.service.rules import rules_triggered
 from riskscore.service.schemas import ItemScore, Reason, ScoreResponse, UnknownCode
 
@@ -38,7 +41,11 @@ class Scorer:
     """Scores documents against the online state with one model."""
 
     def __init__(self, model: RiskModel, state: OnlineState, settings: Settings) -> None:
+        if tuple(model.feature_names) != FEATURE_NAMES:
+            raise ValueError("the model was trained on other features than this code computes")
         self.model, self.state, self.settings = model, state, settings
+        firms = state.firms()
+        self.register = Register(firms) if len(firms) else None
         self._vocab_sets: dict[str, frozenset[str]] = {}
         self._categories = {
             name: list(model.stats.vocabularies[name]) for name in model.categorical
@@ -54,9 +61,10 @@ class Scorer:
         stored = self.state.answer(document.document_id)
         if stored is not None:
             return stored, clock.lap("stored")
-        rows = _frame(document)
+        rows = document_rows(document)
+        new = _columns(rows)
         clock.lap("frame")
-        features, lots = self.features(rows, clock)
+        features, lots = self.features(new, clock)
         scores = self.model.score(features)
         clock.lap("lightgbm")
         top = float(scores.max())
@@ -73,9 +81,9 @@ class Scorer:
             selected_at_random=random,
             items=[
                 ItemScore(item_no=int(n), score=float(s), reasons=r)
-                for n, s, r in zip(rows["item_no"], scores, reasons, strict=True)
+                for n, s, r in zip(new["item_no"], scores, reasons, strict=True)
             ],
-            rules_triggered=rules_triggered(rows, features),
+            rules_triggered=rules_triggered(new, dict(zip(FEATURE_NAMES, features.T, strict=True))),
             unknown_codes=self._unknown(document),
             model_name=str(meta.get("name", self.settings.model_name)),
             model_version=str(meta.get("version", "unregistered")),
@@ -84,39 +92,28 @@ class Scorer:
         )
         body = answer.model_dump_json()
         clock.lap("json")
-        vectors = json.dumps(
-            [[None if np.isnan(v) else v for v in row] for row in features.to_numpy().tolist()]
-        )
-        self.state.score_document(
-            pd.concat([rows, lots], axis=1), document.document_id, body, vectors
-        )
+        vectors = json.dumps([[None if v != v else v for v in row] for row in features.tolist()])
+        self.state.score_document(rows, lots, document.document_id, body, vectors)
         return body, clock.lap("state_write")
 
-    def features(
-        self, rows: pd.DataFrame, clock: _Stages | None = None
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Features and lots of the new rows, computed over their parties' history."""
+    def features(self, new: Columns, clock: _Stages | None = None) -> tuple[np.ndarray, Columns]:
+        """Feature matrix and lots of a document's lines, computed over their parties' history
+        (the document's own stored copy, if any, is not its own past)."""
         clock = clock or _Stages()
-        parties = set(rows["consignor_id"]) | set(rows["consignee_id"]) | set(rows["declarant_id"])
-        history = self.state.history(parties)
-        # The document itself may already be stored (warmed history, another worker): its
-        # stored copy must not count as its own past.
-        history = history[history["document_id"] != rows["document_id"].iloc[0]]
-        frame = pd.concat([history, rows], ignore_index=True)
-        outcomes = self.state.outcomes(history["document_id"])
+        parties = {*new["consignor_id"], *new["consignee_id"], *new["declarant_id"]}
+        history, outcomes = self.state.history(parties, without=str(new["document_id"][0]))
+        lines = {name: np.concatenate([history[name], new[name]]) for name in new}
         clock.lap("history")
-        features, lots = build_features_with_lots(
-            frame, self.model.stats, self.state.firms(), outcomes
-        )
+        matrix, lots = feature_columns(lines, self.model.stats, self.register, outcomes)
         clock.lap("features")
-        new = slice(len(history), len(frame))
-        return (features.iloc[new].reset_index(drop=True), lots.iloc[new].reset_index(drop=True))
+        first = len(history["document_id"])
+        return matrix[first:], {name: values[first:] for name, values in lots.items()}
 
-    def _reasons(self, features: pd.DataFrame) -> list[list[Reason]]:
+    def _reasons(self, features: np.ndarray) -> list[list[Reason]]:
         contributions = self.model.contributions(features)[:, :-1]
         names = self.model.feature_names
         out = []
-        for row, push in zip(features.to_numpy(), contributions, strict=True):
+        for row, push in zip(features, contributions, strict=True):
             top = np.argsort(-push, kind="stable")[:_REASONS]
             out.append([self._reason(names[j], row[j], float(push[j])) for j in top])
         return out
@@ -183,22 +180,19 @@ class _Stages:
         return self.spent
 
 
-def _frame(document: Document) -> pd.DataFrame:
-    """The document as flat rows with the dtypes of a loaded dataset."""
-    rows = pd.DataFrame(document_rows(document), columns=list(DOCUMENT_COLUMNS))
-    rows["issued_at"] = pd.to_datetime(rows["issued_at"], utc=True).astype("datetime64[us, UTC]")
-    for column in ("doc_type", "flow", "transport_mode"):
-        rows[column] = rows[column].map(str)
-    for column in (
-        "net_mass_kg",
-        "gross_mass_kg",
-        "supplementary_qty",
-        "value_usd",
-        "linked_item_no",
-    ):
-        rows[column] = rows[column].astype("float64")
-    rows["item_no"] = rows["item_no"].astype("int32")
-    return rows
+def _columns(rows: list[dict[str, Any]]) -> Columns:
+    """A document's rows as the columns the features read, with no lots yet (to be traced)."""
+    cols: Columns = {}
+    for name in (*TEXT, *LOT_TEXT):
+        cols[name] = np.empty(len(rows), dtype=object)
+        cols[name][:] = [
+            None if name in LOT_TEXT or r[name] is None else str(r[name]) for r in rows
+        ]
+    for name in (*NUMBERS, *LOT_NUMBERS):
+        cols[name] = np.array([np.nan if r.get(name) is None else r[name] for r in rows], float)
+    cols["item_no"] = np.array([r["item_no"] for r in rows], dtype=np.int64)
+    cols["issued_us"] = np.array([micros(r["issued_at"]) for r in rows], dtype=np.int64)
+    return cols
 
 
 _VOCABULARY_OF = {
