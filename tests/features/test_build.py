@@ -9,8 +9,19 @@ import pandas as pd
 import pytest
 
 from riskscore.data import World, load_world
-from riskscore.features import FEATURE_NAMES, SPECS, build_features, fit_feature_stats
+from riskscore.features import (
+    FEATURE_NAMES,
+    LOT_COLUMNS,
+    SPECS,
+    Register,
+    build_features,
+    feature_columns,
+    fit_feature_stats,
+    outcome_columns,
+    trace_lots,
+)
 from riskscore.features.catalogue import render_manifest, render_markdown
+from riskscore.features.columns import columns_of
 from riskscore.features.stats import FeatureStats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,3 +121,40 @@ def test_catalogue_is_generated_from_the_code() -> None:
     assert all(s.meaning and s.unit and s.lookback for s in SPECS)
     assert (ROOT / "features" / "catalogue.md").read_text() == render_markdown(SPECS)
     assert (ROOT / "features" / "sets" / "default.json").read_text() == render_manifest(SPECS)
+
+
+@pytest.mark.parametrize("stored_lots", [False, True])
+def test_features_of_wanted_rows_equal_those_of_the_whole_build(
+    world: World, stats: FeatureStats, features: pd.DataFrame, stored_lots: bool
+) -> None:
+    """The service asks for one document's rows over a history; with or without the lots the
+    state stores for history lines, those rows get exactly the batch features and lots."""
+    d = world.documents
+    batch_lots = trace_lots(d)
+    frame = pd.concat([d, batch_lots], axis=1) if stored_lots else d
+    cols = {name: values.copy() for name, values in columns_of(frame).items()}
+    documents = d.loc[d["issued_at"] >= CUT, "document_id"].drop_duplicates()
+    for document_id in documents.sample(25, random_state=3):
+        rows = np.flatnonzero(d["document_id"].to_numpy() == document_id)
+        if stored_lots:  # the new document's own lots are still to be traced
+            for name in LOT_COLUMNS:
+                cols[name][rows] = None if cols[name].dtype == object else np.nan
+        matrix, lots = feature_columns(cols, stats, Register(world.firms), outcomes(world), rows)
+        expected = features.iloc[rows].to_numpy()
+        np.testing.assert_array_equal(matrix, expected)
+        assert_lots_equal(lots, batch_lots.iloc[rows])
+        if stored_lots:
+            for name in LOT_COLUMNS:
+                cols[name][rows] = batch_lots[name].to_numpy()[rows]
+
+
+def outcomes(world: World) -> dict[str, np.ndarray]:
+    assert world.outcomes is not None
+    return outcome_columns(world.outcomes)
+
+
+def assert_lots_equal(lots: dict[str, np.ndarray], expected: pd.DataFrame) -> None:
+    for name in LOT_COLUMNS:
+        got = pd.Series(lots[name], dtype=object).where(pd.notna(lots[name]), None)
+        want = expected[name].astype(object).where(expected[name].notna(), None)
+        assert got.tolist() == want.tolist(), name

@@ -100,14 +100,20 @@ def build_features_with_lots(
 
 
 def feature_columns(
-    cols: Columns, stats: FeatureStats, register: Register | None, outcomes: Columns | None
+    cols: Columns,
+    stats: FeatureStats,
+    register: Register | None,
+    outcomes: Columns | None,
+    wanted: np.ndarray | None = None,
 ) -> tuple[np.ndarray, Columns]:
-    """The feature matrix (rows as given, columns in FEATURE_NAMES order) and the lots.
+    """The feature matrix (columns in FEATURE_NAMES order) and the lots of the `wanted` rows
+    of `cols` (indices, in the order given; None: every row, as given).
 
+    Every line is history for the others; the features are computed for the wanted rows only.
     The lines are put in canonical order first, (t, document_id, item_no), so every sum adds
     the same numbers in the same order whichever way the caller gathered them.
     """
-    inputs, order = prepare_inputs(cols, register, outcomes)
+    inputs, order = prepare_inputs(cols, register, outcomes, wanted)
     every: Columns = {}
     for family in (
         product.compute(inputs, stats),
@@ -117,14 +123,18 @@ def feature_columns(
         chain.compute(inputs),
     ):
         every.update(family)
-    matrix = np.empty((len(order), len(FEATURE_NAMES)))
-    if len(order):
-        matrix[order] = np.column_stack([every[name] for name in FEATURE_NAMES])
-    return matrix, _unsorted(every, LOT_COLUMNS, order)
+    stacked = np.column_stack([every[name] for name in FEATURE_NAMES])
+    lots = {name: every[name] for name in LOT_COLUMNS}
+    if wanted is not None:
+        return stacked, lots
+    return _unsorted({"matrix": stacked}, order)["matrix"], _unsorted(lots, order)
 
 
 def prepare_inputs(
-    cols: Columns, register: Register | None = None, outcomes: Columns | None = None
+    cols: Columns,
+    register: Register | None = None,
+    outcomes: Columns | None = None,
+    wanted: np.ndarray | None = None,
 ) -> tuple[Inputs, np.ndarray]:
     """What the families read: the lines in canonical order with `lines.prepare`'s columns;
     and that order (row k of the inputs is row order[k] of `cols`).
@@ -134,20 +144,25 @@ def prepare_inputs(
     document_rank = pd.factorize(cols["document_id"], sort=True)[0]
     order = np.lexsort((cols["item_no"], document_rank, cols["issued_us"] // 1_000_000))
     lines = take(cols, order)
-    return Inputs(lines | prepare(lines), register, outcomes), order
+    if wanted is not None:
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        wanted = position[wanted]
+    return Inputs(lines | prepare(lines), register, outcomes, wanted), order
 
 
 def trace_lots(documents: pd.DataFrame) -> pd.DataFrame:
     """The lot each bought line became (LOT_COLUMNS), traced over `documents` in time order."""
     inputs, order = prepare_inputs(columns_of(documents))
     traced = chain.trace(inputs.lines)
-    return pd.DataFrame(_unsorted(traced, LOT_COLUMNS, order), index=documents.index)
+    lots = {name: traced[name] for name in LOT_COLUMNS}
+    return pd.DataFrame(_unsorted(lots, order), index=documents.index)
 
 
-def _unsorted(sorted_cols: Columns, names: tuple[str, ...], order: np.ndarray) -> Columns:
-    """Columns computed on rows taken in `order`, put back in the rows' original order."""
+def _unsorted(sorted_cols: Columns, order: np.ndarray) -> Columns:
+    """Arrays computed on rows taken in `order`, put back in the rows' original order."""
     out = {}
-    for name in names:
-        out[name] = np.empty(len(order), dtype=sorted_cols[name].dtype)
-        out[name][order] = sorted_cols[name]
+    for name, values in sorted_cols.items():
+        out[name] = np.empty_like(values)
+        out[name][order] = values
     return out

@@ -15,13 +15,14 @@ changes what the next line can match) that no vectorised library call expresses.
 from __future__ import annotations
 
 import itertools
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from riskscore.features.catalogue import Spec
-from riskscore.features.columns import Columns, isin
+from riskscore.features.columns import Columns, isin, take
 from riskscore.features.history import Events, key_codes, segments
 from riskscore.features.inputs import Inputs
 
@@ -66,23 +67,31 @@ def trace(lines: Columns) -> Columns:
     Where `lines` already carries LOT_COLUMNS for a bought line (the online state stores them),
     that lot is taken as given instead of being traced through the seller's stock.
     """
-    cols = {c: lines[c] for c in _COLUMNS}
-    t = lines["t"]
-    amount, unit_value, linked_no = lines["amount"], lines["unit_value"], lines["linked_item_no"]
+    # Plain lists: the pass reads single values, which numpy arrays hand out slowly.
+    cols = {c: lines[c].tolist() for c in _COLUMNS}
+    t = lines["t"].tolist()
+    amount, unit_value = lines["amount"].tolist(), lines["unit_value"].tolist()
+    linked_no = lines["linked_item_no"].tolist()
     n = len(t)
     result = np.full((n, len(_OUTPUT)), np.nan)
     given = _given_lots(lines)
     bought: list[Lot | None] = [None] * n
     lots: dict[tuple[str, int], tuple[str, Lot]] = {}
-    stock: dict[tuple[str, str], deque[Lot]] = {}
-    boundaries = segments(t)
-    for start, stop in itertools.pairwise(boundaries):
-        sources: list[Lot | None] = []
+    stock: defaultdict[tuple[str, str], deque[Lot]] = defaultdict(deque)
+    flow = lines["flow"]
+    sells = (isin(flow, _SELLING) & (lines["consignor_country"] == "KZ")).tolist()
+    buys = (isin(flow, _BUYING) & (lines["consignee_country"] == "KZ")).tolist()
+    for start, stop in itertools.pairwise(segments(lines["t"])):
+        sources: list[Lot | None] = [None] * (stop - start)
         for i in range(start, stop):
-            sources.append(_sell(i, cols, t, amount, unit_value, linked_no, lots, stock, result))
+            if sells[i]:
+                sources[i - start] = _sell(
+                    i, cols, t, amount, unit_value, linked_no, lots, stock, result
+                )
         for i in range(start, stop):
-            source = given[i] or sources[i - start]
-            bought[i] = _buy(i, cols, t, amount, unit_value, source, lots, stock)
+            if buys[i]:
+                source = given[i] or sources[i - start]
+                bought[i] = _buy(i, cols, t, amount, unit_value, source, lots, stock)
     out = {name: result[:, j] for j, name in enumerate(_OUTPUT)}
     out["lot_chain_start"] = np.array(
         [np.nan if b is None else b.chain_start for b in bought], float
@@ -104,34 +113,29 @@ def _given_lots(lines: Columns) -> list[Lot | None]:
     adds itself)."""
     if "lot_chain_start" not in lines:
         return [None] * len(lines["t"])
+    stored = (lines[c].tolist() for c in LOT_COLUMNS)
     return [
-        None if np.isnan(s) else Lot(int(s), int(s), int(f) - 1, str(o), str(h), np.nan, 0.0)
-        for s, f, o, h in zip(
-            lines["lot_chain_start"],
-            lines["lot_firms"],
-            lines["lot_origin"],
-            lines["lot_hs6"],
-            strict=True,
-        )
+        None if s != s else Lot(int(s), int(s), int(f) - 1, str(o), str(h), np.nan, 0.0)
+        for s, f, o, h in zip(*stored, strict=True)
     ]
 
 
+_SELLING = frozenset({"domestic", "export"})
+_BUYING = frozenset({"import", "domestic"})
 _COLUMNS = ("flow", "document_id", "item_no", "consignor_id", "consignor_country", "consignee_id",
             "consignee_country", "hs_code", "hs4", "hs6", "origin_country", "linked_document_id")  # fmt: skip
 
 
 def _sell(
-    i: int, cols: dict[str, np.ndarray], t: np.ndarray, amount: np.ndarray,
-    unit_value: np.ndarray, linked_no: np.ndarray, lots: dict[tuple[str, int], tuple[str, Lot]],
-    stock: dict[tuple[str, str], deque[Lot]], result: np.ndarray,
+    i: int, cols: dict[str, list[Any]], t: list[int], amount: list[float],
+    unit_value: list[float], linked_no: list[float], lots: dict[tuple[str, int], tuple[str, Lot]],
+    stock: defaultdict[tuple[str, str], deque[Lot]], result: np.ndarray,
 ) -> Lot | None:  # fmt: skip
-    flow = cols["flow"][i]
-    if flow not in ("domestic", "export") or cols["consignor_country"][i] != "KZ":
-        return None
+    """What a Kazakh seller's line (ESF, SNT or DT export) sells from, recorded in result[i]."""
     seller = cols["consignor_id"][i]
     lot, by_link = None, 0.0
     link = cols["linked_document_id"][i]
-    if isinstance(link, str) and not np.isnan(linked_no[i]):
+    if isinstance(link, str) and linked_no[i] == linked_no[i]:
         holder_lot = lots.get((link, int(linked_no[i])))
         if holder_lot is not None and holder_lot[0] == seller and holder_lot[1].remaining > 0:
             lot, by_link = holder_lot[1], 1.0
@@ -164,12 +168,11 @@ def _first_in(queue: deque[Lot] | None) -> Lot | None:
 
 
 def _buy(
-    i: int, cols: dict[str, np.ndarray], t: np.ndarray, amount: np.ndarray,
-    unit_value: np.ndarray, source: Lot | None, lots: dict[tuple[str, int], tuple[str, Lot]],
-    stock: dict[tuple[str, str], deque[Lot]],
-) -> Lot | None:  # fmt: skip
-    if cols["flow"][i] not in ("import", "domestic") or cols["consignee_country"][i] != "KZ":
-        return None
+    i: int, cols: dict[str, list[Any]], t: list[int], amount: list[float],
+    unit_value: list[float], source: Lot | None, lots: dict[tuple[str, int], tuple[str, Lot]],
+    stock: defaultdict[tuple[str, str], deque[Lot]],
+) -> Lot:  # fmt: skip
+    """The lot a Kazakh buyer's line (import or ESF purchase) becomes, put in its stock."""
     buyer = cols["consignee_id"][i]
     ti = int(t[i])
     if source is None:  # an import, or a purchase whose source is unknown: the chain starts here
@@ -180,13 +183,14 @@ def _buy(
     if lot.remaining != lot.remaining:  # unknown quantity: the lot serves one sale
         lot.remaining = 1.0
     lots[(cols["document_id"][i], int(cols["item_no"][i]))] = (buyer, lot)
-    stock.setdefault((buyer, cols["hs_code"][i]), deque()).append(lot)
-    stock.setdefault((buyer, cols["hs4"][i]), deque()).append(lot)
+    stock[(buyer, cols["hs_code"][i])].append(lot)
+    stock[(buyer, cols["hs4"][i])].append(lot)
     return lot
 
 
-def reexport_history(lines: Columns, traced: Columns) -> Columns:
-    """How often the subject firm re-exported traced goods to an EAEU partner, and how fast."""
+def reexport_history(lines: Columns, traced: Columns, rows: np.ndarray | None) -> Columns:
+    """How often the subject firm re-exported traced goods to an EAEU partner, and how fast
+    (for the given rows of `lines`; every row when None)."""
     t = lines["t"]
     subject = key_codes(lines["subject_id"])
     eaeu = isin(lines["destination_country"], _EAEU_PARTNERS) & (lines["flow"] == "export")
@@ -194,6 +198,8 @@ def reexport_history(lines: Columns, traced: Columns) -> Columns:
     traced_export = eaeu & ~np.isnan(dwell)
     fast = (dwell <= _FAST_DAYS).astype(float)
     events = Events.build(subject[traced_export], t[traced_export], fast[traced_export])
+    if rows is not None:
+        subject, t = subject[rows], t[rows]
     count, fast_count = events.before(subject, t)
     share = np.where(count > 0, fast_count / np.where(count > 0, count, 1), np.nan)
     return {"firm_reexports_to_eaeu_before": count, "firm_fast_reexport_share": share}
@@ -203,6 +209,21 @@ _EAEU_PARTNERS = frozenset({"RU", "BY", "KG", "AM"})
 
 
 def compute(inputs: Inputs) -> Columns:
-    """The chain features of every line, then the LOT_COLUMNS of every bought line."""
-    traced = trace(inputs.lines)
-    return traced | reexport_history(inputs.lines, traced)
+    """The chain features of the wanted lines, then the LOT_COLUMNS of those bought.
+
+    When the lines carry stored lots (the service's history), only the stock of the firms
+    that sell or are the subject in the wanted lines is rebuilt: any other firm's goods reach
+    them through a stored lot, so tracing that firm's stock would change nothing here.
+    """
+    lines, wanted = inputs.lines, inputs.wanted
+    if wanted is None or "lot_chain_start" not in lines:
+        traced = trace(lines)
+        return {name: inputs.at(v) for name, v in traced.items()} | reexport_history(
+            lines, traced, wanted
+        )
+    firms = {*inputs.rows["consignor_id"], *inputs.rows["subject_id"]}
+    kept = np.flatnonzero(isin(lines["consignor_id"], firms) | isin(lines["consignee_id"], firms))
+    own = take(lines, kept)
+    traced = trace(own)
+    rows = np.searchsorted(kept, wanted)  # every wanted line is kept: its seller is a firm
+    return {name: v[rows] for name, v in traced.items()} | reexport_history(own, traced, rows)

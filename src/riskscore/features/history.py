@@ -14,7 +14,6 @@ themselves events (the service's new document).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -126,8 +125,10 @@ def cumulative(sorted_key: np.ndarray, weights: np.ndarray) -> np.ndarray:
     >>> cumulative(np.array([1, 1, 2]), np.array([0.5, 0.25, 4.0])).tolist()
     [0.5, 0.75, 4.0]
     """
-    out = np.empty(len(weights))
-    for start, stop in itertools.pairwise(segments(sorted_key)):
+    out = weights.astype(float)  # a key with one event is its own sum
+    bounds = segments(sorted_key)
+    longer = np.flatnonzero(np.diff(bounds) > 1)
+    for start, stop in zip(bounds[longer].tolist(), bounds[longer + 1].tolist(), strict=True):
         out[start:stop] = np.cumsum(weights[start:stop])
     return out
 
@@ -138,11 +139,18 @@ def _check_times(time: np.ndarray) -> None:
         raise ValueError("event times must lie between 1970 and 2106")
 
 
-def first_seen(key: np.ndarray, time: np.ndarray) -> np.ndarray:
-    """1.0 where no event of the same key happened before this row's second, else 0.0.
+def first_seen(key: np.ndarray, time: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """1.0 where no event of the same key happened before this row's second, else 0.0; for
+    the given rows only, when given.
 
     >>> first_seen(np.array([1, 1, 2, 1]), np.array([10, 10, 5, 20])).tolist()
     [1.0, 1.0, 1.0, 0.0]
+    >>> first_seen(np.array([1, 1, 2, 1]), np.array([10, 10, 5, 20]), np.array([3])).tolist()
+    [0.0]
     """
-    count, _ = Events.build(key, time).before(key, time)
+    if rows is not None:
+        key, query, at = key, key[rows], time[rows]
+    else:
+        query, at = key, time
+    count, _ = Events.build(key, time).before(query, at)
     return np.asarray(count == 0, dtype=float)

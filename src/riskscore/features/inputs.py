@@ -6,21 +6,34 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from riskscore.features.columns import Columns
+from riskscore.features.columns import Columns, take
 from riskscore.features.register import Register
 
 
 @dataclass(frozen=True)
 class Inputs:
     """Lines (document columns + `lines.prepare`) sorted by (t, document_id, item_no), so the
-    lines of a document are adjacent; the optional register and outcomes (`outcome_columns`)."""
+    lines of a document are adjacent; the optional register and outcomes (`outcome_columns`).
+
+    `wanted` are the rows whose features are asked for, ascending (None: every row). History
+    is read from every line; a family answers for the wanted rows only, so a served document
+    costs little more than its own lines beyond building its parties' events.
+    """
 
     lines: Columns
     register: Register | None = None
     outcomes: Columns | None = None
+    wanted: np.ndarray | None = None
     document_starts: np.ndarray = field(init=False)
+    rows: Columns = field(init=False)  # the wanted rows' columns
 
     def __post_init__(self) -> None:
         doc = self.lines["document_id"]
         starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]]) if len(doc) else np.zeros(0)
         object.__setattr__(self, "document_starts", starts.astype(np.int64))
+        rows = self.lines if self.wanted is None else take(self.lines, self.wanted)
+        object.__setattr__(self, "rows", rows)
+
+    def at(self, values: np.ndarray) -> np.ndarray:
+        """A per-line array restricted to the wanted rows."""
+        return values if self.wanted is None else values[self.wanted]

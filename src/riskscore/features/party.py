@@ -48,7 +48,7 @@ _REGISTER_NAMES = ("firm_age_days", "firm_registered_after_invasion", "firm_foun
 
 
 def _register(inputs: Inputs, out: Columns) -> None:
-    lines, register = inputs.lines, inputs.register
+    lines, register = inputs.rows, inputs.register
     if register is None:
         out.update({name: np.full(len(lines["t"]), np.nan) for name in _REGISTER_NAMES})
     else:
@@ -69,8 +69,8 @@ def _activity(inputs: Inputs, out: Columns) -> None:
     party, when, amount = _party_events(inputs)
     codes = key_codes(np.concatenate([party, lines["subject_id"], lines["partner_id"]]))
     n, m = len(party), len(lines["t"])
-    event_key, subject, partner = codes[:n], codes[n : n + m], codes[n + m :]
-    t = lines["t"]
+    event_key, every_subject, every_partner = codes[:n], codes[n : n + m], codes[n + m :]
+    subject, partner, t = inputs.at(every_subject), inputs.at(every_partner), inputs.at(lines["t"])
     activity = Events.build(event_key, when, amount)
     for window in (30, 90, 365):
         count, value = activity.before(subject, t, window * _DAY)
@@ -86,8 +86,8 @@ def _activity(inputs: Inputs, out: Columns) -> None:
     out["firm_days_since_previous_activity"] = (t - last) / _DAY
     out["firm_longest_gap_days"] = _longest_gap(event_key, when, subject, t)
     out["partner_documents_before"], _ = activity.before(partner, t)
-    first = _first_times(partner, subject, t)
-    distinct = Events.build(partner[first], t[first])
+    first = _first_times(every_partner, every_subject, lines["t"])
+    distinct = Events.build(every_partner[first], lines["t"][first])
     out["partner_distinct_firms_before"], _ = distinct.before(partner, t)
 
 
@@ -125,27 +125,31 @@ def _running_max(sorted_key: np.ndarray, gap: np.ndarray) -> np.ndarray:
     return np.asarray(np.maximum.accumulate(lifted) - (rank << 32), dtype=float)
 
 
-def _trade(lines: Columns, out: Columns) -> None:
+def _trade(inputs: Inputs, out: Columns) -> None:
+    lines = inputs.lines
     t = lines["t"]
     subject = key_codes(lines["subject_id"])
+    query, at = inputs.at(subject), inputs.at(t)
     chapter = key_codes(lines["subject_id"], lines["chapter"])
-    first_in_chapter, _ = Events.build(chapter, t).before(chapter, t)
+    first_in_chapter, _ = Events.build(chapter, t).before(inputs.at(chapter), at)
     out["firm_first_time_in_hs_chapter"] = (first_in_chapter == 0).astype(float)
     chpl = isin(lines["hs6"], chpl_tiers())
-    out["firm_chpl_lines_before"], _ = Events.build(subject[chpl], t[chpl]).before(subject, t)
+    out["firm_chpl_lines_before"], _ = Events.build(subject[chpl], t[chpl]).before(query, at)
     flow = lines["flow"]
     domestic = flow == "domestic"
     selling = domestic | (flow == "export")
     value = lines["value_usd"]
-    _, sold = Events.build(subject[selling], t[selling], value[selling]).before(subject, t)
-    _, home = Events.build(subject[domestic], t[domestic], value[domestic]).before(subject, t)
+    _, sold = Events.build(subject[selling], t[selling], value[selling]).before(query, at)
+    _, home = Events.build(subject[domestic], t[domestic], value[domestic]).before(query, at)
     out["firm_domestic_sales_share"] = np.where(
         sold > 0, home / np.where(sold > 0, sold, 1), np.nan
     )
-    _russian_buyers(lines, subject, out)
+    _russian_buyers(lines, subject, (query, at), out)
 
 
-def _russian_buyers(lines: Columns, subject: np.ndarray, out: Columns) -> None:
+def _russian_buyers(
+    lines: Columns, subject: np.ndarray, query: tuple[np.ndarray, np.ndarray], out: Columns
+) -> None:
     """Distinct Russian buyers and the Herfindahl index of export value over them, before t.
 
     The index is sum(v_b^2) / (sum v_b)^2 over buyers b; each export adds
@@ -162,10 +166,10 @@ def _russian_buyers(lines: Columns, subject: np.ndarray, out: Columns) -> None:
     before[order] = running - value[order]
     square_step = (before + value) ** 2 - before**2
     first = _first_times(firm, buyer, when)
-    count, _ = Events.build(firm[first], when[first]).before(subject, t)
+    count, _ = Events.build(firm[first], when[first]).before(*query)
     out["firm_russian_buyers_before"] = count
-    _, total = Events.build(firm, when, value).before(subject, t)
-    _, squares = Events.build(firm, when, square_step).before(subject, t)
+    _, total = Events.build(firm, when, value).before(*query)
+    _, squares = Events.build(firm, when, square_step).before(*query)
     out["firm_russian_buyer_concentration"] = np.where(
         total > 0, squares / np.where(total > 0, total, 1) ** 2, np.nan
     )
@@ -175,7 +179,7 @@ def _violations(inputs: Inputs, out: Columns) -> None:
     lines, outcomes = inputs.lines, inputs.outcomes
     names = ("firm_inspections_before", "firm_violations_before", "partner_violations_before")
     if outcomes is None or not len(outcomes["document_id"]):
-        out.update({name: np.zeros(len(lines["t"])) for name in names})
+        out.update({name: np.zeros(len(inputs.rows["t"])) for name in names})
         return
     starts = inputs.document_starts
     doc_row = {d: i for i, d in enumerate(lines["document_id"][starts])}
@@ -187,10 +191,10 @@ def _violations(inputs: Inputs, out: Columns) -> None:
     found = known & outcomes["violation_found"]
     violated = _earliest(doc[found], outcomes["recorded"][found], len(starts))
     parties = (lines["consignor_id"][starts], lines["consignee_id"][starts])
-    t = lines["t"]
-    out[names[0]] = _party_counts(parties, inspected, lines["subject_id"], t)
-    out[names[1]] = _party_counts(parties, violated, lines["subject_id"], t)
-    out[names[2]] = _party_counts(parties, violated, lines["partner_id"], t)
+    subject, partner, t = (inputs.rows[c] for c in ("subject_id", "partner_id", "t"))
+    out[names[0]] = _party_counts(parties, inspected, subject, t)
+    out[names[1]] = _party_counts(parties, violated, subject, t)
+    out[names[2]] = _party_counts(parties, violated, partner, t)
 
 
 def _earliest(doc: np.ndarray, when: np.ndarray, documents: int) -> np.ndarray:
@@ -217,6 +221,6 @@ def compute(inputs: Inputs) -> Columns:
     out: Columns = {}
     _register(inputs, out)
     _activity(inputs, out)
-    _trade(inputs.lines, out)
+    _trade(inputs, out)
     _violations(inputs, out)
     return out

@@ -46,7 +46,7 @@ def _tier_ranks() -> dict[str, float]:
 
 def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The product features of every line."""
-    lines = inputs.lines
+    lines = inputs.rows
     hs6 = lines["hs6"]
     tier = chpl_tier_rank(hs6)
     return {

@@ -65,7 +65,7 @@ def _group_codes() -> dict[str, float]:
 
 def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The route features of every line."""
-    lines = inputs.lines
+    lines = inputs.rows
     out = {name: stats.encode(name, lines[source]) for name, source in _SOURCES.items()}
     for group, column in (("origin_group", "origin_country"), ("dispatch_group", "dispatch_country"),
                           ("destination_group", "destination_country")):  # fmt: skip
@@ -76,9 +76,10 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     out["dispatch_hub_flag"] = (out["dispatch_group"] == 3).astype(float)
     out["origin_coalition_flag"] = (out["origin_group"] == 2).astype(float)
     out["destination_eaeu_partner_flag"] = (out["destination_group"] == 1).astype(float)
-    route = key_codes(lines["subject_id"], lines["origin_country"], lines["dispatch_country"],
-                      lines["destination_country"], lines["hs4"])  # fmt: skip
-    out["route_new_for_firm"] = first_seen(route, lines["t"])
+    every = inputs.lines
+    route = key_codes(every["subject_id"], every["origin_country"], every["dispatch_country"],
+                      every["destination_country"], every["hs4"])  # fmt: skip
+    out["route_new_for_firm"] = first_seen(route, every["t"], inputs.wanted)
     return out
 
 

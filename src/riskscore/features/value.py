@@ -50,11 +50,12 @@ def fit_value_cells(train_lines: Columns) -> tuple[RobustCells, RobustCells]:
 
 def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The value features of every line (lines of a document are adjacent: `Inputs`)."""
-    lines = inputs.lines
+    lines = inputs.rows
     kg = positive(lines["net_mass_kg"])
     value = lines["value_usd"]
+    every = inputs.lines["value_usd"]
     starts = inputs.document_starts
-    sizes = np.diff(np.r_[starts, len(value)])
+    sizes = np.diff(np.r_[starts, len(every)])
     return {
         "value_usd": value.astype(float),
         "unit_value_usd": lines["unit_value"],
@@ -62,8 +63,8 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
         "unit_value_robust_z": stats.unit_value.z(lines, log_unit_value(lines)),
         "kg_per_unit_robust_z": stats.kg_per_unit.z(lines, log_kg_per_unit(lines)),
         "net_to_gross_ratio": kg / positive(lines["gross_mass_kg"]),
-        "document_value_usd": np.repeat(document_sums(value, starts), sizes),
-        "document_item_count": np.repeat(sizes, sizes).astype(float),
+        "document_value_usd": inputs.at(np.repeat(document_sums(every, starts), sizes)),
+        "document_item_count": inputs.at(np.repeat(sizes, sizes).astype(float)),
     }
 
 

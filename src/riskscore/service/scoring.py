@@ -104,10 +104,11 @@ class Scorer:
         history, outcomes = self.state.history(parties, without=str(new["document_id"][0]))
         lines = {name: np.concatenate([history[name], new[name]]) for name in new}
         clock.lap("history")
-        matrix, lots = feature_columns(lines, self.model.stats, self.register, outcomes)
-        clock.lap("features")
         first = len(history["document_id"])
-        return matrix[first:], {name: values[first:] for name, values in lots.items()}
+        wanted = np.arange(first, first + len(new["document_id"]))
+        features = feature_columns(lines, self.model.stats, self.register, outcomes, wanted)
+        clock.lap("features")
+        return features
 
     def _reasons(self, features: np.ndarray) -> list[list[Reason]]:
         contributions = self.model.contributions(features)[:, :-1]
