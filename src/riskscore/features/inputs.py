@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from riskscore.features.columns import Columns, take
 from riskscore.features.register import Register
+
+_PARTIES = ("consignor_id", "consignee_id", "declarant_id", "subject_id", "partner_id")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Inputs:
     wanted: np.ndarray | None = None
     document_starts: np.ndarray = field(init=False)
     rows: Columns = field(init=False)  # the wanted rows' columns
+    _codes: dict[str, np.ndarray] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         doc = self.lines["document_id"]
@@ -33,6 +37,17 @@ class Inputs:
         object.__setattr__(self, "document_starts", starts.astype(np.int64))
         rows = self.lines if self.wanted is None else take(self.lines, self.wanted)
         object.__setattr__(self, "rows", rows)
+
+    def codes(self, name: str) -> np.ndarray:
+        """Integer codes of a text column of the lines, computed once. The party columns
+        share one code space, so a subject's code equals its code as consignor."""
+        if name not in self._codes:
+            names = _PARTIES if name in _PARTIES else (name,)
+            joined = np.concatenate([self.lines[n] for n in names])
+            codes = pd.factorize(joined, use_na_sentinel=False)[0].astype(np.int64)
+            for n, part in zip(names, np.split(codes, len(names)), strict=True):
+                self._codes[n] = part
+        return self._codes[name]
 
     def at(self, values: np.ndarray) -> np.ndarray:
         """A per-line array restricted to the wanted rows."""

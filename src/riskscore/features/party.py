@@ -56,20 +56,18 @@ def _register(inputs: Inputs, out: Columns) -> None:
 
 
 def _party_events(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(party, t, value) for both sides of every document (lines of a document adjacent)."""
+    """(party code, t, value) for both sides of every document."""
     lines, starts = inputs.lines, inputs.document_starts
     value = document_sums(lines["value_usd"], starts)
-    party = np.concatenate([lines["consignor_id"][starts], lines["consignee_id"][starts]])
+    sides = (inputs.codes("consignor_id")[starts], inputs.codes("consignee_id")[starts])
     t = lines["t"][starts]
-    return party, np.concatenate([t, t]), np.concatenate([value, value])
+    return np.concatenate(sides), np.concatenate([t, t]), np.concatenate([value, value])
 
 
 def _activity(inputs: Inputs, out: Columns) -> None:
     lines = inputs.lines
-    party, when, amount = _party_events(inputs)
-    codes = key_codes(np.concatenate([party, lines["subject_id"], lines["partner_id"]]))
-    n, m = len(party), len(lines["t"])
-    event_key, every_subject, every_partner = codes[:n], codes[n : n + m], codes[n + m :]
+    event_key, when, amount = _party_events(inputs)
+    every_subject, every_partner = inputs.codes("subject_id"), inputs.codes("partner_id")
     subject, partner, t = inputs.at(every_subject), inputs.at(every_partner), inputs.at(lines["t"])
     activity = Events.build(event_key, when, amount)
     for window in (30, 90, 365):
@@ -128,9 +126,9 @@ def _running_max(sorted_key: np.ndarray, gap: np.ndarray) -> np.ndarray:
 def _trade(inputs: Inputs, out: Columns) -> None:
     lines = inputs.lines
     t = lines["t"]
-    subject = key_codes(lines["subject_id"])
+    subject = inputs.codes("subject_id")
     query, at = inputs.at(subject), inputs.at(t)
-    chapter = key_codes(lines["subject_id"], lines["chapter"])
+    chapter = key_codes(subject, inputs.codes("chapter"))
     first_in_chapter, _ = Events.build(chapter, t).before(inputs.at(chapter), at)
     out["firm_first_time_in_hs_chapter"] = (first_in_chapter == 0).astype(float)
     chpl = isin(lines["hs6"], chpl_tiers())
@@ -144,11 +142,14 @@ def _trade(inputs: Inputs, out: Columns) -> None:
     out["firm_domestic_sales_share"] = np.where(
         sold > 0, home / np.where(sold > 0, sold, 1), np.nan
     )
-    _russian_buyers(lines, subject, (query, at), out)
+    _russian_buyers(lines, (subject, inputs.codes("partner_id")), (query, at), out)
 
 
 def _russian_buyers(
-    lines: Columns, subject: np.ndarray, query: tuple[np.ndarray, np.ndarray], out: Columns
+    lines: Columns,
+    codes: tuple[np.ndarray, np.ndarray],
+    query: tuple[np.ndarray, np.ndarray],
+    out: Columns,
 ) -> None:
     """Distinct Russian buyers and the Herfindahl index of export value over them, before t.
 
@@ -157,7 +158,7 @@ def _russian_buyers(
     """
     t = lines["t"]
     to_russia = np.flatnonzero((lines["flow"] == "export") & (lines["partner_country"] == "RU"))
-    firm, buyer = subject[to_russia], lines["partner_id"][to_russia]
+    firm, buyer = codes[0][to_russia], codes[1][to_russia]
     when, value = t[to_russia], np.nan_to_num(lines["value_usd"][to_russia])
     pair = key_codes(firm, buyer)
     order = np.lexsort((value, when, pair))  # each pair's exports in time order
@@ -190,8 +191,9 @@ def _violations(inputs: Inputs, out: Columns) -> None:
     inspected = _earliest(doc[known], outcomes["recorded"][known], len(starts))
     found = known & outcomes["violation_found"]
     violated = _earliest(doc[found], outcomes["recorded"][found], len(starts))
-    parties = (lines["consignor_id"][starts], lines["consignee_id"][starts])
-    subject, partner, t = (inputs.rows[c] for c in ("subject_id", "partner_id", "t"))
+    parties = (inputs.codes("consignor_id")[starts], inputs.codes("consignee_id")[starts])
+    subject, partner = inputs.at(inputs.codes("subject_id")), inputs.at(inputs.codes("partner_id"))
+    t = inputs.rows["t"]
     out[names[0]] = _party_counts(parties, inspected, subject, t)
     out[names[1]] = _party_counts(parties, violated, subject, t)
     out[names[2]] = _party_counts(parties, violated, partner, t)
@@ -207,12 +209,12 @@ def _earliest(doc: np.ndarray, when: np.ndarray, documents: int) -> np.ndarray:
 def _party_counts(
     parties: tuple[np.ndarray, np.ndarray], moments: np.ndarray, who: np.ndarray, t: np.ndarray
 ) -> np.ndarray:
-    """Documents with a moment (>= 0) in which `who` of each line was a party, before t."""
+    """Documents with a moment (>= 0) in which `who` of each line was a party, before t
+    (parties and `who` as codes of one code space)."""
     has = moments >= 0
     sides = np.concatenate([parties[0][has], parties[1][has]])
-    codes = key_codes(np.concatenate([sides, who]))
     when = np.concatenate([moments[has], moments[has]])
-    count, _ = Events.build(codes[: len(sides)], when).before(codes[len(sides) :], t)
+    count, _ = Events.build(sides, when).before(who, t)
     return count
 
 

@@ -76,10 +76,9 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     out["dispatch_hub_flag"] = (out["dispatch_group"] == 3).astype(float)
     out["origin_coalition_flag"] = (out["origin_group"] == 2).astype(float)
     out["destination_eaeu_partner_flag"] = (out["destination_group"] == 1).astype(float)
-    every = inputs.lines
-    route = key_codes(every["subject_id"], every["origin_country"], every["dispatch_country"],
-                      every["destination_country"], every["hs4"])  # fmt: skip
-    out["route_new_for_firm"] = first_seen(route, every["t"], inputs.wanted)
+    parts = ("subject_id", "origin_country", "dispatch_country", "destination_country", "hs4")
+    route = key_codes(*(inputs.codes(name) for name in parts))
+    out["route_new_for_firm"] = first_seen(route, inputs.lines["t"], inputs.wanted)
     return out
 
 
