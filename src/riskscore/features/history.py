@@ -31,15 +31,36 @@ def seconds(times: pd.Series) -> np.ndarray:
 
 
 def key_codes(*parts: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
-    """One int64 code per row for a composite key (tuples of parts, never joined strings)."""
+    """One int64 code per row for a composite key (tuples of parts, never joined strings),
+    below 2^31 (what `Events` packs). Which code a key gets is arbitrary; equal keys get
+    equal codes. Parts that are already non-negative integer codes are used as they are.
+
+    >>> key_codes(np.array(["a", "b", "a"], dtype=object), np.array([0, 1, 0])).tolist()
+    [0, 3, 0]
+    """
     codes = np.zeros(len(parts[0]), dtype=np.int64)
+    size = 1  # codes lie in [0, size)
     for part in parts:
         array = np.asarray(part)
-        if array.dtype.kind not in "iu":
-            array = array.astype(object)
-        part_codes, uniques = pd.factorize(array, use_na_sentinel=False)
-        codes = codes * (len(uniques) + 1) + part_codes
-    return pd.factorize(codes)[0].astype(np.int64)
+        if array.dtype.kind in "iu" and (not len(array) or array.min() >= 0):
+            part_codes, cardinality = array.astype(np.int64), int(array.max(initial=0)) + 1
+        else:
+            part_codes, uniques = pd.factorize(array.astype(object), use_na_sentinel=False)
+            cardinality = len(uniques)
+        if size * cardinality >= _CODE_LIMIT:
+            codes, size = _compact(codes)
+        codes, size = codes * cardinality + part_codes, size * cardinality
+    return codes if size < _KEY_LIMIT else _compact(codes)[0]
+
+
+_KEY_LIMIT = 1 << 31
+_CODE_LIMIT = 1 << 62
+
+
+def _compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes renumbered 0 .. k-1, and k."""
+    compact, uniques = pd.factorize(codes)
+    return compact.astype(np.int64), len(uniques)
 
 
 @dataclass(frozen=True)
@@ -58,11 +79,13 @@ class Events:
     def build(cls, key: np.ndarray, time: np.ndarray, value: np.ndarray | None = None) -> Events:
         _check_times(time)
         packed = (key.astype(np.int64) << _TIME_BITS) | time.astype(np.int64)
-        weights = np.ones(len(key)) if value is None else np.nan_to_num(value.astype(float))
+        if value is None:
+            order = np.argsort(packed, kind="stable")
+            return cls(packed[order], _positions(key[order]))
+        weights = value.astype(float)
+        weights[np.isnan(weights)] = 0.0
         order = np.lexsort((weights, packed))
-        key = key[order]
-        running = _positions(key) if value is None else cumulative(key, weights[order])
-        return cls(packed[order], running)
+        return cls(packed[order], cumulative(key[order], weights[order]))
 
     def before(
         self, key: np.ndarray, time: np.ndarray, window: float | None = None
@@ -101,9 +124,9 @@ def segments(sorted_key: np.ndarray) -> np.ndarray:
     >>> segments(np.array([3, 3, 5, 7, 7])).tolist()
     [0, 2, 3, 5]
     """
-    if not len(sorted_key):
-        return np.zeros(1, dtype=np.int64)
-    return np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])
+    bounds = np.ones(len(sorted_key) + 1, dtype=bool)
+    np.not_equal(sorted_key[1:], sorted_key[:-1], out=bounds[1:-1])
+    return np.flatnonzero(bounds)
 
 
 def _positions(sorted_key: np.ndarray) -> np.ndarray:
@@ -125,12 +148,23 @@ def cumulative(sorted_key: np.ndarray, weights: np.ndarray) -> np.ndarray:
     >>> cumulative(np.array([1, 1, 2]), np.array([0.5, 0.25, 4.0])).tolist()
     [0.5, 0.75, 4.0]
     """
+    if _whole(weights):  # every partial sum is an exact integer: any order gives the same
+        running = np.cumsum(weights)
+        bounds = segments(sorted_key)
+        before = np.concatenate([[0.0], running])[bounds[:-1]]
+        return np.asarray(running - np.repeat(before, np.diff(bounds)), dtype=float)
     out = weights.astype(float)  # a key with one event is its own sum
     bounds = segments(sorted_key)
     longer = np.flatnonzero(np.diff(bounds) > 1)
     for start, stop in zip(bounds[longer].tolist(), bounds[longer + 1].tolist(), strict=True):
         out[start:stop] = np.cumsum(weights[start:stop])
     return out
+
+
+def _whole(weights: np.ndarray) -> bool:
+    """Whether the weights are integers whose every sum float64 holds exactly."""
+    total = float(np.abs(weights).sum())
+    return total < 2**53 and bool((weights == np.round(weights)).all())
 
 
 def _check_times(time: np.ndarray) -> None:

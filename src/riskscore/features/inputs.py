@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from riskscore.features.columns import Columns, take
+from riskscore.features.history import segments
 from riskscore.features.register import Register
 
 _PARTIES = ("consignor_id", "consignee_id", "declarant_id", "subject_id", "partner_id")
@@ -32,9 +33,8 @@ class Inputs:
     _codes: dict[str, np.ndarray] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        doc = self.lines["document_id"]
-        starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]]) if len(doc) else np.zeros(0)
-        object.__setattr__(self, "document_starts", starts.astype(np.int64))
+        starts = segments(self.lines["document_id"])[:-1]
+        object.__setattr__(self, "document_starts", starts)
         rows = self.lines if self.wanted is None else take(self.lines, self.wanted)
         object.__setattr__(self, "rows", rows)
 

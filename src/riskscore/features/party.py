@@ -10,7 +10,7 @@ import numpy as np
 
 from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, isin
-from riskscore.features.history import Events, cumulative, key_codes
+from riskscore.features.history import Events, cumulative, key_codes, segments
 from riskscore.features.inputs import Inputs
 from riskscore.features.register import SHARED
 from riskscore.features.value import document_sums
@@ -93,8 +93,8 @@ def _first_times(key: np.ndarray, other: np.ndarray, t: np.ndarray) -> np.ndarra
     """Rows holding the earliest t of each distinct (key, other) pair (one row per pair)."""
     pair = key_codes(key, other)
     order = np.lexsort((t, pair))
-    first = np.r_[True, pair[order][1:] != pair[order][:-1]] if len(pair) else []
-    return order[first]
+    first: np.ndarray = order[segments(pair[order])[:-1]]
+    return first
 
 
 def _longest_gap(key: np.ndarray, time: np.ndarray, query: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -103,8 +103,12 @@ def _longest_gap(key: np.ndarray, time: np.ndarray, query: np.ndarray, t: np.nda
         return np.full(len(query), np.nan)
     order = np.lexsort((time, key))
     k, s = key[order], time[order].astype(np.int64)
-    gap = np.where(np.r_[False, k[1:] == k[:-1]], np.r_[0, np.diff(s)], 0)
-    running = _running_max(k, gap)
+    rank = np.zeros(len(k), dtype=np.int64)  # 0, 1, 2, ... by key
+    rank[segments(k)[1:-1]] = 1
+    rank = np.cumsum(rank)
+    gap = np.diff(s, prepend=s[0])
+    gap[np.diff(rank, prepend=-1) != 0] = 0  # a key's first event opens no gap
+    running = _running_max(rank, gap)
     packed = (k.astype(np.int64) << 32) | s
     high = np.searchsorted(packed, (query << 32) | t, side="left") - 1
     safe = np.maximum(high, 0)
@@ -112,13 +116,13 @@ def _longest_gap(key: np.ndarray, time: np.ndarray, query: np.ndarray, t: np.nda
     return np.where(found, np.maximum(running[safe], t - s[safe]) / _DAY, np.nan)
 
 
-def _running_max(sorted_key: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """Running maximum of non-negative gaps (whole seconds, < 2^32) within each key.
+def _running_max(rank: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Running maximum of non-negative gaps (whole seconds, < 2^32) within each key, for keys
+    ranked 0, 1, 2, ... in order.
 
     Each key's run is lifted by its rank << 32, so one global running maximum never carries a
     value across keys: every lifted value of a later key exceeds all of an earlier one's.
     """
-    rank = np.cumsum(np.r_[False, sorted_key[1:] != sorted_key[:-1]]).astype(np.int64)
     lifted = (rank << 32) + gap.astype(np.int64)
     return np.asarray(np.maximum.accumulate(lifted) - (rank << 32), dtype=float)
 

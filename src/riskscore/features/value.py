@@ -55,7 +55,7 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     value = lines["value_usd"]
     every = inputs.lines["value_usd"]
     starts = inputs.document_starts
-    sizes = np.diff(np.r_[starts, len(every)])
+    sizes = np.diff(np.append(starts, len(every)))
     return {
         "value_usd": value.astype(float),
         "unit_value_usd": lines["unit_value"],
