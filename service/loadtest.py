@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1_500)
     parser.add_argument("--world", type=Path, default=ROOT / "data" / "world")
     parser.add_argument("--models", type=Path, default=ROOT / "models")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         print("warming a state with 2023 of the demo world ...", file=sys.stderr)
@@ -177,7 +178,7 @@ def main() -> None:
         payloads = bodies(args.world, "2024-01-01", args.requests)
         columns = ("workers", "rate/s", "sent", "ok", "p50 ms", "p99 ms", "done/s")
         print(" ".join(f"{c:>8}" for c in columns))
-        for workers in (1, 2):
+        for workers in args.workers:
             r = run(workers, state, payloads, args.rate, args.models)
             keys = ("workers", "rate", "sent", "ok", "p50_ms", "p99_ms", "throughput")
             print(" ".join(f"{float(r[k]):>8.1f}" for k in keys))  # type: ignore[arg-type]

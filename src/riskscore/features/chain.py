@@ -73,7 +73,7 @@ def trace(lines: Columns) -> Columns:
     amount, unit_value = lines["amount"].tolist(), lines["unit_value"].tolist()
     linked_no = lines["linked_item_no"].tolist()
     n = len(t)
-    result = np.full((n, len(_OUTPUT)), np.nan)
+    result: dict[int, tuple[float, ...]] = {}  # chain features of the lines that sold
     given = _given_lots(lines)
     bought: list[Lot | None] = [None] * n
     lots: dict[tuple[str, int], tuple[str, Lot]] = {}
@@ -92,7 +92,10 @@ def trace(lines: Columns) -> Columns:
             if buys[i]:
                 source = given[i] or sources[i - start]
                 bought[i] = _buy(i, cols, t, amount, unit_value, source, lots, stock)
-    out = {name: result[:, j] for j, name in enumerate(_OUTPUT)}
+    table = np.full((n, len(_OUTPUT)), np.nan)
+    if result:
+        table[list(result)] = list(result.values())
+    out = {name: table[:, j] for j, name in enumerate(_OUTPUT)}
     out["lot_chain_start"] = np.array(
         [np.nan if b is None else b.chain_start for b in bought], float
     )
@@ -129,7 +132,7 @@ _COLUMNS = ("flow", "document_id", "item_no", "consignor_id", "consignor_country
 def _sell(
     i: int, cols: dict[str, list[Any]], t: list[int], amount: list[float],
     unit_value: list[float], linked_no: list[float], lots: dict[tuple[str, int], tuple[str, Lot]],
-    stock: defaultdict[tuple[str, str], deque[Lot]], result: np.ndarray,
+    stock: defaultdict[tuple[str, str], deque[Lot]], result: dict[int, tuple[float, ...]],
 ) -> Lot | None:  # fmt: skip
     """What a Kazakh seller's line (ESF, SNT or DT export) sells from, recorded in result[i]."""
     seller = cols["consignor_id"][i]

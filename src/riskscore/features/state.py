@@ -186,6 +186,11 @@ class OnlineState:
         query = "SELECT 1 FROM lines WHERE document_id = ? AND item_no = ?"
         return [self._db.execute(query, (d, int(n))).fetchone() is not None for d, n in keys]
 
+    def warm(self) -> int:
+        """Read every stored line into the in-process mirror (the service does this at
+        start-up, not on its first request); the number of lines read."""
+        return self._mirror.sync(self._db)
+
     def history(self, parties: set[str], without: str) -> tuple[Columns, Columns]:
         """Every stored line in which any of `parties` is consignor, consignee or declarant,
         except those of document `without`; and the outcomes of those lines' documents.

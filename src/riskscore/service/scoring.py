@@ -46,6 +46,7 @@ class Scorer:
         self.model, self.state, self.settings = model, state, settings
         firms = state.firms()
         self.register = Register(firms) if len(firms) else None
+        state.warm()
         self._vocab_sets: dict[str, frozenset[str]] = {}
         self._categories = {
             name: list(model.stats.vocabularies[name]) for name in model.categorical
