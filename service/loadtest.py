@@ -141,6 +141,8 @@ def run(
         finally:
             server.terminate()
             server.wait(timeout=30)
+    if raw := os.environ.get("LOADTEST_RAW"):
+        Path(f"{raw}.{workers}.json").write_text(json.dumps(results))
     return summarise(results, workers, rate)
 
 
@@ -160,7 +162,8 @@ def summarise(results: list[dict[str, object]], workers: int, rate: float) -> di
         else (lambda q: float("nan"))
     )
     return {"workers": workers, "rate": rate, "sent": len(results), "ok": len(ok),
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "throughput": len(ok) / span,
+            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
+            "max_ms": latency[-1] if latency else float("nan"), "throughput": len(ok) / span,
             "stages_ms": {k: statistics.mean(v) for k, v in stages.items()}}  # fmt: skip
 
 
@@ -176,11 +179,13 @@ def main() -> None:
         print("warming a state with 2023 of the demo world ...", file=sys.stderr)
         state = warm_state(args.world, Path(tmp), "2023-01-01", "2024-01-01")
         payloads = bodies(args.world, "2024-01-01", args.requests)
-        columns = ("workers", "rate/s", "sent", "ok", "p50 ms", "p99 ms", "done/s")
+        columns = ("workers", "rate/s", "sent", "ok", "p50 ms", "p90 ms", "p99 ms", "max ms",
+                   "done/s")  # fmt: skip
         print(" ".join(f"{c:>8}" for c in columns))
         for workers in args.workers:
             r = run(workers, state, payloads, args.rate, args.models)
-            keys = ("workers", "rate", "sent", "ok", "p50_ms", "p99_ms", "throughput")
+            keys = ("workers", "rate", "sent", "ok", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+                    "throughput")  # fmt: skip
             print(" ".join(f"{float(r[k]):>8.1f}" for k in keys))  # type: ignore[arg-type]
             stages = r["stages_ms"]
             assert isinstance(stages, dict)

@@ -58,6 +58,10 @@ class RobustCells:
             median[missing], mad[missing] = found[:, 0], found[:, 1]
         return np.asarray((log_value - median) / (1.4826 * np.maximum(mad, MAD_FLOOR)), float)
 
+    def prepare(self) -> None:
+        """Build the cell lookups now rather than on first use."""
+        self._lookups()
+
     def _lookups(self) -> list[dict[tuple[object, ...], tuple[float, float]]]:
         if not self._cells:
             self._cells = [
@@ -117,6 +121,15 @@ class FeatureStats:
     kg_per_unit: RobustCells
     # Value -> code, built once per vocabulary on first use: the service encodes every request.
     _codes: dict[str, dict[str, float]] = field(default_factory=dict, repr=False, compare=False)
+
+    def prepare(self) -> FeatureStats:
+        """Build every lookup now (the service calls this at start-up, so that its first
+        requests do not pay for them)."""
+        for name in self.vocabularies:
+            self.encode(name, np.empty(0, dtype=object))
+        self.unit_value.prepare()
+        self.kg_per_unit.prepare()
+        return self
 
     def encode(self, name: str, values: np.ndarray) -> np.ndarray:
         """Integer code of each value in the frozen vocabulary; unseen or missing gives NaN."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,6 +33,11 @@ def create_app(
         store = state or OnlineState(settings.state_path)
         app.state.settings = settings
         app.state.scorer = Scorer(loaded, store, settings)
+        # Everything loaded so far (the model, MLflow's modules, the state's mirror) lives as
+        # long as the process: move it out of the garbage collector's sight, or a full
+        # collection walks all of it and stalls one request for ~150 ms.
+        gc.collect()
+        gc.freeze()
         yield
         if state is None:
             store.close()

@@ -21,6 +21,7 @@ import pandas as pd
 from riskscore.config import Settings
 from riskscore.features import FEATURE_NAMES, SPECS, Register, feature_columns
 from riskscore.features.columns import LOT_NUMBERS, LOT_TEXT, NUMBERS, TEXT, Columns
+from riskscore.features.lines import prepare
 from riskscore.features.state import OnlineState, micros
 from riskscore.model import RiskModel
 from riskscore.reference import countries
@@ -46,6 +47,7 @@ class Scorer:
         self.model, self.state, self.settings = model, state, settings
         firms = state.firms()
         self.register = Register(firms) if len(firms) else None
+        model.stats.prepare()
         state.warm()
         self._vocab_sets: dict[str, frozenset[str]] = {}
         self._categories = {
@@ -101,7 +103,10 @@ class Scorer:
         """Feature matrix and lots of a document's lines, computed over their parties' history
         (the document's own stored copy, if any, is not its own past)."""
         clock = clock or _Stages()
-        parties = {*new["consignor_id"], *new["consignee_id"], *new["declarant_id"]}
+        # Every feature of a line is about its subject or its partner (a declarant who is
+        # neither, such as a customs broker, adds nothing but lines to read).
+        derived = prepare(new)
+        parties = {*derived["subject_id"], *derived["partner_id"]}
         history, outcomes = self.state.history(parties, without=str(new["document_id"][0]))
         lines = {name: np.concatenate([history[name], new[name]]) for name in new}
         clock.lap("history")

@@ -48,6 +48,7 @@ class LightGBMParams(_Frozen):
     """Booster parameters; `seed` is threaded into LightGBM's own seeds."""
 
     num_leaves: int = Field(31, ge=2)
+    max_depth: int = Field(-1, ge=-1)  # -1: no limit (LightGBM's default)
     learning_rate: float = Field(0.03, gt=0, le=1)
     min_data_in_leaf: int = Field(20, ge=1)
     feature_fraction: float = Field(0.8, gt=0, le=1)

@@ -87,6 +87,7 @@ def fit_booster(
         "objective": "binary",
         "metric": "average_precision",
         "num_leaves": params.num_leaves,
+        "max_depth": params.max_depth,
         "learning_rate": params.learning_rate,
         "min_data_in_leaf": params.min_data_in_leaf,
         "feature_fraction": params.feature_fraction,
