@@ -73,10 +73,13 @@ class Events:
     """
 
     packed: np.ndarray
-    running: np.ndarray  # inclusive running sum of the value within each key
+    running: np.ndarray  # inclusive running sum of the values within each key (1 or 2 dims)
 
     @classmethod
     def build(cls, key: np.ndarray, time: np.ndarray, value: np.ndarray | None = None) -> Events:
+        """Events of `key` at `time`, carrying `value`: one weight per event, or one column
+        per kind of sum (several sums over the same events cost one sort). Missing values
+        count as zero; with no value, `before` sums are counts."""
         _check_times(time)
         packed = (key.astype(np.int64) << _TIME_BITS) | time.astype(np.int64)
         if value is None:
@@ -84,13 +87,15 @@ class Events:
             return cls(packed[order], _positions(key[order]))
         weights = value.astype(float)
         weights[np.isnan(weights)] = 0.0
-        order = np.lexsort((weights, packed))
+        columns = [weights] if weights.ndim == 1 else list(weights.T)
+        order = np.lexsort((*reversed(columns), packed))
         return cls(packed[order], cumulative(key[order], weights[order]))
 
     def before(
         self, key: np.ndarray, time: np.ndarray, window: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(count, sum of values) of events with the same key in [time - window, time)."""
+        """(count, sum of values) of events with the same key in [time - window, time); the
+        sums have one column per value column."""
         _check_times(time)
         first = np.searchsorted(self.packed, key << _TIME_BITS, side="left")
         high = np.searchsorted(self.packed, (key << _TIME_BITS) | time, side="left")
@@ -104,8 +109,9 @@ class Events:
     def _through(self, stop: np.ndarray, first: np.ndarray) -> np.ndarray:
         """Running sum of the key's events before index `stop` (0 when there are none)."""
         if not len(self.running):
-            return np.zeros(len(stop))
-        return np.where(stop > first, self.running[np.maximum(stop - 1, 0)], 0.0)
+            return np.zeros((len(stop), *self.running.shape[1:]))
+        some = (stop > first).reshape(-1, *[1] * (self.running.ndim - 1))
+        return np.where(some, self.running[np.maximum(stop - 1, 0)], 0.0)
 
     def last_before(self, key: np.ndarray, time: np.ndarray) -> np.ndarray:
         """Time of the latest event of the key strictly before `time` (NaN when none)."""
@@ -148,16 +154,15 @@ def cumulative(sorted_key: np.ndarray, weights: np.ndarray) -> np.ndarray:
     >>> cumulative(np.array([1, 1, 2]), np.array([0.5, 0.25, 4.0])).tolist()
     [0.5, 0.75, 4.0]
     """
-    if _whole(weights):  # every partial sum is an exact integer: any order gives the same
-        running = np.cumsum(weights)
-        bounds = segments(sorted_key)
-        before = np.concatenate([[0.0], running])[bounds[:-1]]
-        return np.asarray(running - np.repeat(before, np.diff(bounds)), dtype=float)
-    out = weights.astype(float)  # a key with one event is its own sum
     bounds = segments(sorted_key)
+    if _whole(weights):  # every partial sum is an exact integer: any order gives the same
+        running = np.cumsum(weights, axis=0)
+        before = np.concatenate([np.zeros((1, *weights.shape[1:])), running])[bounds[:-1]]
+        return np.asarray(running - np.repeat(before, np.diff(bounds), axis=0), dtype=float)
+    out = weights.astype(float)  # a key with one event is its own sum
     longer = np.flatnonzero(np.diff(bounds) > 1)
     for start, stop in zip(bounds[longer].tolist(), bounds[longer + 1].tolist(), strict=True):
-        out[start:stop] = np.cumsum(weights[start:stop])
+        out[start:stop] = np.cumsum(weights[start:stop], axis=0)
     return out
 
 

@@ -128,6 +128,8 @@ def _running_max(rank: np.ndarray, gap: np.ndarray) -> np.ndarray:
 
 
 def _trade(inputs: Inputs, out: Columns) -> None:
+    """What the firm traded before t: chapters, CHPL lines, sales at home and abroad, and its
+    Russian buyers. The firm's sums share one set of events (one sort, one query)."""
     lines = inputs.lines
     t = lines["t"]
     subject = inputs.codes("subject_id")
@@ -135,49 +137,48 @@ def _trade(inputs: Inputs, out: Columns) -> None:
     chapter = key_codes(subject, inputs.codes("chapter"))
     first_in_chapter, _ = Events.build(chapter, t).before(inputs.at(chapter), at)
     out["firm_first_time_in_hs_chapter"] = (first_in_chapter == 0).astype(float)
-    chpl = isin(lines["hs6"], chpl_tiers())
-    out["firm_chpl_lines_before"], _ = Events.build(subject[chpl], t[chpl]).before(query, at)
-    flow = lines["flow"]
+    flow, value = lines["flow"], np.nan_to_num(lines["value_usd"])
     domestic = flow == "domestic"
-    selling = domestic | (flow == "export")
-    value = lines["value_usd"]
-    _, sold = Events.build(subject[selling], t[selling], value[selling]).before(query, at)
-    _, home = Events.build(subject[domestic], t[domestic], value[domestic]).before(query, at)
+    sums = np.zeros((len(t), len(_TRADE_SUMS)))
+    sums[:, 0] = isin(lines["hs6"], chpl_tiers())
+    sums[:, 1] = np.where(domestic | (flow == "export"), value, 0.0)
+    sums[:, 2] = np.where(domestic, value, 0.0)
+    _russian_buyers(lines, (subject, inputs.codes("partner_id")), sums[:, 3:])
+    _, before = Events.build(subject, t, sums).before(query, at)
+    chpl, sold, home, buyers, total, squares = before.T
+    out["firm_chpl_lines_before"] = chpl
     out["firm_domestic_sales_share"] = np.where(
         sold > 0, home / np.where(sold > 0, sold, 1), np.nan
     )
-    _russian_buyers(lines, (subject, inputs.codes("partner_id")), (query, at), out)
+    out["firm_russian_buyers_before"] = buyers
+    out["firm_russian_buyer_concentration"] = np.where(
+        total > 0, squares / np.where(total > 0, total, 1) ** 2, np.nan
+    )
+
+
+_TRADE_SUMS = ("chpl", "sold", "home", "russian_buyers", "russian_value", "russian_squares")
 
 
 def _russian_buyers(
-    lines: Columns,
-    codes: tuple[np.ndarray, np.ndarray],
-    query: tuple[np.ndarray, np.ndarray],
-    out: Columns,
+    lines: Columns, codes: tuple[np.ndarray, np.ndarray], weights: np.ndarray
 ) -> None:
-    """Distinct Russian buyers and the Herfindahl index of export value over them, before t.
+    """Per line, into `weights`' three columns: 1 where the firm exports to a Russian buyer for
+    the first time; the export's value; its step in the sum of squared values per buyer.
 
-    The index is sum(v_b^2) / (sum v_b)^2 over buyers b; each export adds
-    (v_b + x)^2 - v_b^2 to the numerator, so both sums are plain point-in-time sums.
+    The concentration of exports over buyers (Herfindahl) is sum(v_b^2) / (sum v_b)^2; each
+    export adds (v_b + x)^2 - v_b^2 to the numerator, so both are plain point-in-time sums.
     """
-    t = lines["t"]
     to_russia = np.flatnonzero((lines["flow"] == "export") & (lines["partner_country"] == "RU"))
     firm, buyer = codes[0][to_russia], codes[1][to_russia]
-    when, value = t[to_russia], np.nan_to_num(lines["value_usd"][to_russia])
+    when, value = lines["t"][to_russia], np.nan_to_num(lines["value_usd"][to_russia])
     pair = key_codes(firm, buyer)
     order = np.lexsort((value, when, pair))  # each pair's exports in time order
     running = cumulative(pair[order], value[order])
     before = np.empty(len(order))
     before[order] = running - value[order]
-    square_step = (before + value) ** 2 - before**2
-    first = _first_times(firm, buyer, when)
-    count, _ = Events.build(firm[first], when[first]).before(*query)
-    out["firm_russian_buyers_before"] = count
-    _, total = Events.build(firm, when, value).before(*query)
-    _, squares = Events.build(firm, when, square_step).before(*query)
-    out["firm_russian_buyer_concentration"] = np.where(
-        total > 0, squares / np.where(total > 0, total, 1) ** 2, np.nan
-    )
+    weights[to_russia[_first_times(firm, buyer, when)], 0] = 1.0
+    weights[to_russia, 1] = value
+    weights[to_russia, 2] = (before + value) ** 2 - before**2
 
 
 def _violations(inputs: Inputs, out: Columns) -> None:
