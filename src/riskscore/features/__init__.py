@@ -17,7 +17,7 @@ from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, columns_of, take, text
 from riskscore.features.history import seconds
 from riskscore.features.inputs import Inputs
-from riskscore.features.lines import prepare
+from riskscore.features.lines import DERIVED, prepare
 from riskscore.features.register import Register
 from riskscore.features.stats import FeatureStats, fit_vocabularies
 
@@ -144,11 +144,13 @@ def prepare_inputs(
     document_rank = pd.factorize(cols["document_id"], sort=True)[0]
     order = np.lexsort((cols["item_no"], document_rank, cols["issued_us"] // 1_000_000))
     lines = take(cols, order)
+    if not set(DERIVED) <= lines.keys():  # the service's history comes prepared
+        lines |= prepare(lines)
     if wanted is not None:
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
         wanted = position[wanted]
-    return Inputs(lines | prepare(lines), register, outcomes, wanted), order
+    return Inputs(lines, register, outcomes, wanted), order
 
 
 def trace_lots(documents: pd.DataFrame) -> pd.DataFrame:

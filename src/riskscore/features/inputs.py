@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from riskscore.features.columns import Columns, take
+from riskscore.features.columns import Columns, coded, take
 from riskscore.features.history import segments
 from riskscore.features.register import Register
 
@@ -41,6 +41,8 @@ class Inputs:
     def codes(self, name: str) -> np.ndarray:
         """Integer codes of a text column of the lines, computed once. The party columns
         share one code space, so a subject's code equals its code as consignor."""
+        if coded(name) in self.lines:  # given with the lines (the service's codebook)
+            return self.lines[coded(name)]
         if name not in self._codes:
             names = _PARTIES if name in _PARTIES else (name,)
             joined = np.concatenate([self.lines[n] for n in names])

@@ -12,6 +12,8 @@ import numpy as np
 from riskscore.features.columns import Columns, positive, prefix
 
 SECONDS_PER_DAY = 86_400
+DERIVED = ("t", "hs6", "hs4", "chapter", "subject_id", "partner_id", "partner_country", "amount",
+           "unit_value")  # fmt: skip
 
 
 def prepare(cols: Columns) -> Columns:

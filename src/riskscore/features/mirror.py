@@ -14,7 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from riskscore.features.columns import LOT_NUMBERS, LOT_TEXT, NUMBERS, TEXT, Columns
+from riskscore.features.columns import (
+    CODED,
+    LOT_NUMBERS,
+    LOT_TEXT,
+    NUMBERS,
+    TEXT,
+    Codebook,
+    Columns,
+    coded,
+)
+from riskscore.features.lines import DERIVED, prepare
 
 _LINE_SOURCES = (*TEXT, *NUMBERS, *LOT_NUMBERS, *LOT_TEXT, "item_no", "issued_at")
 _OUTCOME_SOURCES = ("document_id", "recorded_at", "violation_found")
@@ -46,7 +56,7 @@ class _Table:
         self.index: dict[object, list[int]] = {}
         self.rows = 0
 
-    def extend(self, columns: dict[str, list[Any]], keys: list[tuple[Any, ...]]) -> None:
+    def extend(self, columns: dict[str, Any], keys: list[tuple[Any, ...]]) -> None:
         for name, values in columns.items():
             self.columns[name].extend(values)
         for offset, row_keys in enumerate(keys):
@@ -68,7 +78,13 @@ class Mirror:
     def __init__(self) -> None:
         kinds: dict[str, type] = dict.fromkeys((*TEXT, *LOT_TEXT), object)
         kinds |= dict.fromkeys((*NUMBERS, *LOT_NUMBERS), float)
-        self.lines = _Table(kinds | {"item_no": np.int64, "issued_us": np.int64})
+        kinds |= {"item_no": np.int64, "issued_us": np.int64}
+        # Also what `prepare` derives and the codes of the keyed columns, computed once per
+        # line rather than once per request that reads it.
+        kinds |= dict.fromkeys(DERIVED, object) | {"t": np.int64, "amount": float}
+        kinds |= {"unit_value": float} | dict.fromkeys(map(coded, CODED), np.int64)
+        self.lines = _Table(kinds)
+        self.codebook = Codebook()
         outcome_kinds: dict[str, type] = {
             "document_id": object,
             "recorded": np.int64,
@@ -86,7 +102,10 @@ class Mirror:
             parties = zip(
                 cols["declarant_id"], cols["consignor_id"], cols["consignee_id"], strict=True
             )
-            self.lines.extend(cols, list(parties))
+            keys = list(parties)
+            kinds = {name: column.data.dtype for name, column in self.lines.columns.items()}
+            arrays = {name: np.array(values, dtype=kinds[name]) for name, values in cols.items()}
+            self.lines.extend(self.prepared(arrays), keys)
         outcomes = self._fetch(db, "outcomes", _OUTCOME_SOURCES)
         if outcomes:
             cols = _by_column(outcomes, _OUTCOME_SOURCES)
@@ -94,6 +113,12 @@ class Mirror:
             cols["violation_found"] = [bool(v) for v in cols["violation_found"]]
             self.outcomes.extend(cols, [(str(r[0]),) for r in outcomes])
         return len(lines)
+
+    def prepared(self, cols: Columns) -> Columns:
+        """Document columns with `prepare`'s derived columns and the codebook's codes, the
+        form the mirror keeps its lines in (a new document gets the same)."""
+        cols = cols | prepare(cols)
+        return cols | self.codebook.encode(cols)
 
     def _fetch(
         self, db: sqlite3.Connection, table: str, names: tuple[str, ...]

@@ -191,6 +191,10 @@ class OnlineState:
         start-up, not on its first request); the number of lines read."""
         return self._mirror.sync(self._db)
 
+    def prepared(self, cols: Columns) -> Columns:
+        """A new document's columns in the form its history comes in (`Mirror.prepared`)."""
+        return self._mirror.prepared(cols)
+
     def history(self, parties: set[str], without: str) -> tuple[Columns, Columns]:
         """Every stored line in which any of `parties` is consignor, consignee or declarant,
         except those of document `without`; and the outcomes of those lines' documents.

@@ -21,7 +21,6 @@ import pandas as pd
 from riskscore.config import Settings
 from riskscore.features import FEATURE_NAMES, SPECS, Register, feature_columns
 from riskscore.features.columns import LOT_NUMBERS, LOT_TEXT, NUMBERS, TEXT, Columns
-from riskscore.features.lines import prepare
 from riskscore.features.state import OnlineState, micros
 from riskscore.model import RiskModel
 from riskscore.reference import countries
@@ -105,8 +104,8 @@ class Scorer:
         clock = clock or _Stages()
         # Every feature of a line is about its subject or its partner (a declarant who is
         # neither, such as a customs broker, adds nothing but lines to read).
-        derived = prepare(new)
-        parties = {*derived["subject_id"], *derived["partner_id"]}
+        new = self.state.prepared(new)
+        parties = {*new["subject_id"], *new["partner_id"]}
         history, outcomes = self.state.history(parties, without=str(new["document_id"][0]))
         lines = {name: np.concatenate([history[name], new[name]]) for name in new}
         clock.lap("history")
