@@ -31,6 +31,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = model or _champion(settings)
         store = state or OnlineState(settings.state_path)
+        if state is None:
+            store.checkpoint_in_background()
         app.state.settings = settings
         app.state.scorer = Scorer(loaded, store, settings)
         # Everything loaded so far (the model, MLflow's modules, the state's mirror) lives as
