@@ -14,7 +14,7 @@ import pandas as pd
 
 from riskscore.features import chain, party, product, route, value
 from riskscore.features.catalogue import Spec
-from riskscore.features.columns import Columns, columns_of, take, text
+from riskscore.features.columns import Columns, canonical_order, columns_of, take, text
 from riskscore.features.history import seconds
 from riskscore.features.inputs import Inputs
 from riskscore.features.lines import DERIVED, prepare
@@ -141,9 +141,9 @@ def prepare_inputs(
 
     Canonical order is (issue second, document_id, item_no).
     """
-    document_rank = pd.factorize(cols["document_id"], sort=True)[0]
-    order = np.lexsort((cols["item_no"], document_rank, cols["issued_us"] // 1_000_000))
-    lines = take(cols, order)
+    order = canonical_order(cols)
+    in_order = bool((order[1:] > order[:-1]).all())  # the service's history comes sorted
+    lines = cols if in_order else take(cols, order)
     if not set(DERIVED) <= lines.keys():  # the service's history comes prepared
         lines |= prepare(lines)
     if wanted is not None:

@@ -59,13 +59,16 @@ class Lot:
     remaining: float
 
 
-def trace(lines: Columns) -> Columns:
+def trace(lines: Columns, outputs: np.ndarray | None = None) -> Columns:
     """The chain features of every line (NaN for lines that sell nothing from Kazakh stock),
-    followed by the LOT_COLUMNS of every bought line. `lines` must be in time order, the lines
-    of a document together (as `build_features` orders them).
+    followed by the LOT_COLUMNS of the bought lines among `outputs` (row indices; None: all).
+    `lines` must be in time order, the lines of a document together (as `build_features`
+    orders them).
 
     Where `lines` already carries LOT_COLUMNS for a bought line (the online state stores them),
-    that lot is taken as given instead of being traced through the seller's stock.
+    that lot is taken as given instead of being traced through the seller's stock. A bought
+    line's lot is only made when something reads it: a later sale from the same stock or by
+    its link, or `outputs` (a served document's history is mostly purchases no sale reads).
     """
     # Plain lists: the pass reads single values, which numpy arrays hand out slowly.
     cols = {c: lines[c].tolist() for c in _COLUMNS}
@@ -74,13 +77,15 @@ def trace(lines: Columns) -> Columns:
     linked_no = lines["linked_item_no"].tolist()
     n = len(t)
     result: dict[int, tuple[float, ...]] = {}  # chain features of the lines that sold
-    given = _given_lots(lines)
+    given = _given_chains(lines)
     bought: list[Lot | None] = [None] * n
     lots: dict[tuple[str, int], tuple[str, Lot]] = {}
     stock: defaultdict[tuple[str, str], deque[Lot]] = defaultdict(deque)
     flow = lines["flow"]
     sells = (isin(flow, _SELLING) & (lines["consignor_country"] == "KZ")).tolist()
     buys = (isin(flow, _BUYING) & (lines["consignee_country"] == "KZ")).tolist()
+    read = _read_by_sales(cols, linked_no, sells)
+    wanted = [True] * n if outputs is None else np.isin(np.arange(n), outputs).tolist()
     for start, stop in itertools.pairwise(segments(lines["t"])):
         sources: list[Lot | None] = [None] * (stop - start)
         for i in range(start, stop):
@@ -90,8 +95,13 @@ def trace(lines: Columns) -> Columns:
                 )
         for i in range(start, stop):
             if buys[i]:
-                source = given[i] or sources[i - start]
-                bought[i] = _buy(i, cols, t, amount, unit_value, source, lots, stock)
+                source = sources[i - start]
+                chain = given[i] or (
+                    None if source is None else
+                    (source.chain_start, source.firms + 1, source.origin, source.hs6)
+                )  # fmt: skip
+                bought[i] = _buy(i, cols, (t, amount, unit_value), chain, lots, stock,
+                                 (read, wanted[i]))  # fmt: skip
     table = np.full((n, len(_OUTPUT)), np.nan)
     if result:
         table[list(result)] = list(result.values())
@@ -111,16 +121,31 @@ def _objects(values: list[str | None]) -> np.ndarray:
     return out
 
 
-def _given_lots(lines: Columns) -> list[Lot | None]:
-    """Stored lots as sources: a Lot whose chain is the stored one, one firm short (the buyer
-    adds itself)."""
+def _given_chains(lines: Columns) -> list[tuple[int, int, str, str] | None]:
+    """The stored lot of each bought line, as the chain its new lot carries: (chain start,
+    firms with the buyer, origin, HS-6)."""
     if "lot_chain_start" not in lines:
         return [None] * len(lines["t"])
     stored = (lines[c].tolist() for c in LOT_COLUMNS)
     return [
-        None if s != s else Lot(int(s), int(s), int(f) - 1, str(o), str(h), np.nan, 0.0)
+        None if s != s else (int(s), int(f), str(o), str(h))
         for s, f, o, h in zip(*stored, strict=True)
     ]
+
+
+def _read_by_sales(
+    cols: dict[str, list[Any]], linked_no: list[float], sells: list[bool]
+) -> set[tuple[str, object]]:
+    """Every stock key (firm, HS-10 or HS-4) and link (document, item) some sale reads."""
+    read: set[tuple[str, object]] = set()
+    for i, selling in enumerate(sells):
+        if selling:
+            seller = cols["consignor_id"][i]
+            read.add((seller, cols["hs_code"][i]))
+            read.add((seller, cols["hs4"][i]))
+            if isinstance(cols["linked_document_id"][i], str) and linked_no[i] == linked_no[i]:
+                read.add((cols["linked_document_id"][i], int(linked_no[i])))
+    return read
 
 
 _SELLING = frozenset({"domestic", "export"})
@@ -171,23 +196,31 @@ def _first_in(queue: deque[Lot] | None) -> Lot | None:
 
 
 def _buy(
-    i: int, cols: dict[str, list[Any]], t: list[int], amount: list[float],
-    unit_value: list[float], source: Lot | None, lots: dict[tuple[str, int], tuple[str, Lot]],
-    stock: defaultdict[tuple[str, str], deque[Lot]],
-) -> Lot:  # fmt: skip
-    """The lot a Kazakh buyer's line (import or ESF purchase) becomes, put in its stock."""
-    buyer = cols["consignee_id"][i]
+    i: int, cols: dict[str, list[Any]], numbers: tuple[list[int], list[float], list[float]],
+    chain: tuple[int, int, str, str] | None, lots: dict[tuple[str, int], tuple[str, Lot]],
+    stock: defaultdict[tuple[str, str], deque[Lot]], needs: tuple[set[tuple[str, object]], bool],
+) -> Lot | None:  # fmt: skip
+    """The lot a Kazakh buyer's line (import or ESF purchase) becomes, put in its stock; None
+    when nothing reads it (`needs`: what sales read, and whether the lot is an output)."""
+    read, output = needs
+    buyer: str = cols["consignee_id"][i]
+    hs_code: str = cols["hs_code"][i]
+    hs4: str = cols["hs4"][i]
+    link = (cols["document_id"][i], int(cols["item_no"][i]))
+    keys = [k for k in ((buyer, hs_code), (buyer, hs4)) if k in read]
+    if not (keys or output or link in read):
+        return None
+    t, amount, unit_value = numbers
     ti = int(t[i])
-    if source is None:  # an import, or a purchase whose source is unknown: the chain starts here
-        lot = Lot(ti, ti, 1, cols["origin_country"][i], cols["hs6"][i], unit_value[i], amount[i])
-    else:
-        lot = Lot(ti, source.chain_start, source.firms + 1, source.origin, source.hs6,
-                  unit_value[i], amount[i])  # fmt: skip
+    if chain is None:  # an import, or a purchase whose source is unknown: the chain starts here
+        chain = (ti, 1, cols["origin_country"][i], cols["hs6"][i])
+    lot = Lot(ti, *chain, unit_value[i], amount[i])
     if lot.remaining != lot.remaining:  # unknown quantity: the lot serves one sale
         lot.remaining = 1.0
-    lots[(cols["document_id"][i], int(cols["item_no"][i]))] = (buyer, lot)
-    stock[(buyer, cols["hs_code"][i])].append(lot)
-    stock[(buyer, cols["hs4"][i])].append(lot)
+    if link in read:
+        lots[link] = (buyer, lot)
+    for key in keys:
+        stock[key].append(lot)
     return lot
 
 
@@ -220,13 +253,13 @@ def compute(inputs: Inputs) -> Columns:
     """
     lines, wanted = inputs.lines, inputs.wanted
     if wanted is None or "lot_chain_start" not in lines:
-        traced = trace(lines)
+        traced = trace(lines, wanted)
         return {name: inputs.at(v) for name, v in traced.items()} | reexport_history(
             lines, traced, wanted
         )
     firms = {*inputs.rows["consignor_id"], *inputs.rows["subject_id"]}
     kept = np.flatnonzero(isin(lines["consignor_id"], firms) | isin(lines["consignee_id"], firms))
     own = take(lines, kept)
-    traced = trace(own)
     rows = np.searchsorted(kept, wanted)  # every wanted line is kept: its seller is a firm
+    traced = trace(own, rows)
     return {name: v[rows] for name, v in traced.items()} | reexport_history(own, traced, rows)

@@ -93,6 +93,13 @@ class Codebook:
         return out
 
 
+def canonical_order(cols: Columns) -> np.ndarray:
+    """Row order by (issue second, document_id, item_no): the order every sum runs in."""
+    document_rank = pd.factorize(cols["document_id"], sort=True)[0]
+    order: np.ndarray = np.lexsort((cols["item_no"], document_rank, cols["issued_us"] // 1_000_000))
+    return order
+
+
 def take(cols: Columns, rows: np.ndarray) -> Columns:
     """The same columns restricted to (or reordered by) `rows`."""
     return {name: values[rows] for name, values in cols.items()}

@@ -22,6 +22,7 @@ from riskscore.features.columns import (
     TEXT,
     Codebook,
     Columns,
+    canonical_order,
     coded,
 )
 from riskscore.features.lines import DERIVED, prepare
@@ -31,45 +32,64 @@ _OUTCOME_SOURCES = ("document_id", "recorded_at", "violation_found")
 _MICROS_PER_SECOND = 1_000_000
 
 
-class _Column:
-    """A numpy array that grows by doubling, for appends of a few rows at a time."""
-
-    def __init__(self, dtype: type) -> None:
-        self.data: np.ndarray = np.empty(1024, dtype=dtype)
-        self.size = 0
-
-    def extend(self, values: list[object]) -> None:
-        end = self.size + len(values)
-        if end > len(self.data):
-            grown = np.empty(max(end, 2 * len(self.data)), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : end] = values
-        self.size = end
-
-
 class _Table:
-    """Columns appended row-batch by row-batch, with row numbers indexed by some keys."""
+    """Columns appended a few rows at a time, with row numbers indexed by some keys.
+
+    Columns of one dtype share a 2-D block (rows x columns) that grows by doubling, so taking
+    a party's rows is one fancy index per dtype rather than one per column (~60).
+    """
 
     def __init__(self, kinds: dict[str, type]) -> None:
-        self.columns = {name: _Column(kind) for name, kind in kinds.items()}
+        self.where: dict[str, tuple[str, int]] = {}
+        widths: dict[str, int] = {}
+        for name, kind in kinds.items():
+            dtype = np.dtype(kind).str
+            self.where[name] = (dtype, widths.get(dtype, 0))
+            widths[dtype] = widths.get(dtype, 0) + 1
+        self.blocks = {
+            dtype: np.empty((1024, width), dtype=dtype) for dtype, width in widths.items()
+        }
         self.index: dict[object, list[int]] = {}
         self.rows = 0
 
     def extend(self, columns: dict[str, Any], keys: list[tuple[Any, ...]]) -> None:
+        end = self.rows + len(keys)
+        for dtype, block in self.blocks.items():
+            if end > len(block):
+                grown = np.empty((max(end, 2 * len(block)), block.shape[1]), dtype=dtype)
+                grown[: self.rows] = block[: self.rows]
+                self.blocks[dtype] = grown
         for name, values in columns.items():
-            self.columns[name].extend(values)
+            dtype, j = self.where[name]
+            self.blocks[dtype][self.rows : end, j] = values
         for offset, row_keys in enumerate(keys):
             for key in set(row_keys):
                 self.index.setdefault(key, []).append(self.rows + offset)
-        self.rows += len(keys)
+        self.rows = end
 
     def rows_of(self, keys: set[str]) -> np.ndarray:
         found = [self.index[k] for k in keys if k in self.index]
         return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
-    def take(self, rows: np.ndarray) -> Columns:
-        return {name: column.data[rows] for name, column in self.columns.items()}
+    def column(self, name: str) -> np.ndarray:
+        dtype, j = self.where[name]
+        return self.blocks[dtype][: self.rows, j]
+
+    def take(self, rows: np.ndarray, extra: Columns | None = None) -> dict[str, np.ndarray]:
+        """The blocks of `rows`, followed by the `extra` rows (same columns) if given."""
+        taken = {dtype: block[rows] for dtype, block in self.blocks.items()}
+        if extra is not None:
+            count = len(next(iter(extra.values())))
+            more = {dtype: np.empty((count, b.shape[1]), dtype) for dtype, b in taken.items()}
+            for name, values in extra.items():
+                dtype, j = self.where[name]
+                more[dtype][:, j] = values
+            taken = {dtype: np.concatenate([taken[dtype], more[dtype]]) for dtype in taken}
+        return taken
+
+    def columns(self, blocks: dict[str, np.ndarray]) -> Columns:
+        """Blocks as columns (views, no copies)."""
+        return {name: blocks[dtype][:, j] for name, (dtype, j) in self.where.items()}
 
 
 class Mirror:
@@ -103,7 +123,7 @@ class Mirror:
                 cols["declarant_id"], cols["consignor_id"], cols["consignee_id"], strict=True
             )
             keys = list(parties)
-            kinds = {name: column.data.dtype for name, column in self.lines.columns.items()}
+            kinds = {name: np.dtype(dtype) for name, (dtype, _) in self.lines.where.items()}
             arrays = {name: np.array(values, dtype=kinds[name]) for name, values in cols.items()}
             self.lines.extend(self.prepared(arrays), keys)
         outcomes = self._fetch(db, "outcomes", _OUTCOME_SOURCES)
@@ -129,15 +149,22 @@ class Mirror:
             self._last[table] = int(rows[-1][0])
         return [row[1:] for row in rows]
 
-    def history(self, parties: set[str], without: str) -> tuple[Columns, Columns]:
-        """Every line any of `parties` took part in, except document `without`, and the
-        outcomes of those lines' documents."""
-        lines = self.lines.take(self.lines.rows_of(parties))
-        keep = lines["document_id"] != without
-        if not keep.all():
-            lines = {name: values[keep] for name, values in lines.items()}
-        documents = set(lines["document_id"].tolist())
-        return lines, self.outcomes.take(self.outcomes.rows_of(documents))
+    def history(self, parties: set[str], new: Columns) -> tuple[Columns, Columns, np.ndarray]:
+        """Every line any of `parties` took part in (except a stored copy of the new
+        document: it is not its own past) together with the new document's `prepared`
+        lines, in canonical order; the outcomes of the history's documents; and where the
+        new lines ended up."""
+        rows = self.lines.rows_of(parties)
+        document_id = new["document_id"][0]
+        rows = rows[self.lines.column("document_id")[rows] != document_id]
+        blocks = self.lines.take(rows, extra=new)
+        order = canonical_order(self.lines.columns(blocks))
+        lines = self.lines.columns({dtype: block[order] for dtype, block in blocks.items()})
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        documents = set(self.lines.column("document_id")[rows].tolist())
+        outcomes = self.outcomes.columns(self.outcomes.take(self.outcomes.rows_of(documents)))
+        return lines, outcomes, position[len(rows) :]
 
 
 def _by_column(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, list[Any]]:

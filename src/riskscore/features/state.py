@@ -221,14 +221,15 @@ class OnlineState:
         """A new document's columns in the form its history comes in (`Mirror.prepared`)."""
         return self._mirror.prepared(cols)
 
-    def history(self, parties: set[str], without: str) -> tuple[Columns, Columns]:
+    def history(self, parties: set[str], new: Columns) -> tuple[Columns, Columns, np.ndarray]:
         """Every stored line in which any of `parties` is consignor, consignee or declarant,
-        except those of document `without`; and the outcomes of those lines' documents.
+        with the new document's `prepared` lines, in canonical order; the outcomes of the
+        stored lines' documents; the positions of the new lines (`Mirror.history`).
 
         Served from an in-process mirror that first takes in what any process stored since.
         """
         self._mirror.sync(self._db)
-        return self._mirror.history(parties, without)
+        return self._mirror.history(parties, new)
 
     def firms(self) -> pd.DataFrame:
         """The firms register (cached: it changes only when the state is loaded)."""

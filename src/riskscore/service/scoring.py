@@ -106,11 +106,8 @@ class Scorer:
         # neither, such as a customs broker, adds nothing but lines to read).
         new = self.state.prepared(new)
         parties = {*new["subject_id"], *new["partner_id"]}
-        history, outcomes = self.state.history(parties, without=str(new["document_id"][0]))
-        lines = {name: np.concatenate([history[name], new[name]]) for name in new}
+        lines, outcomes, wanted = self.state.history(parties, new)
         clock.lap("history")
-        first = len(history["document_id"])
-        wanted = np.arange(first, first + len(new["document_id"]))
         features = feature_columns(lines, self.model.stats, self.register, outcomes, wanted)
         clock.lap("features")
         return features
