@@ -134,6 +134,17 @@ class Mirror:
             self.outcomes.extend(cols, [(str(r[0]),) for r in outcomes])
         return len(lines)
 
+    def append_stored(self, cols: Columns, db: sqlite3.Connection) -> None:
+        """Take in lines this process has just stored (prepared, with their lots), unless
+        another process stored lines since the last sync: then the next sync reads them all."""
+        count = len(cols["document_id"])
+        last = db.execute("SELECT max(rowid) FROM lines").fetchone()[0]
+        if last is None or int(last) - count != self._last["lines"]:
+            return
+        keys = zip(cols["declarant_id"], cols["consignor_id"], cols["consignee_id"], strict=True)
+        self.lines.extend({name: cols[name] for name in self.lines.where}, list(keys))
+        self._last["lines"] = int(last)
+
     def prepared(self, cols: Columns) -> Columns:
         """Document columns with `prepare`'s derived columns and the codebook's codes, the
         form the mirror keeps its lines in (a new document gets the same)."""

@@ -169,16 +169,25 @@ class OnlineState:
         self._firms = None
 
     def score_document(
-        self, rows: list[dict[str, Any]], lots: Columns, document_id: str, body: str, features: str
+        self,
+        rows: list[dict[str, Any]],
+        lots: Columns,
+        answer: tuple[str, str, str],
+        prepared: Columns | None = None,
     ) -> None:
         """Store a scored document (its `document_rows` and the lots its lines became) and its
-        answer atomically: all of it or nothing."""
+        answer (document id, body, feature vectors) atomically: all of it or nothing.
+
+        Given the document's `prepared` columns, the mirror takes the lines in directly
+        instead of reading them back on the next request."""
         values = [_row_to_sql(row, lots, i) for i, row in enumerate(rows)]
         with self._transaction():
-            self._db.executemany(f"INSERT OR IGNORE INTO lines VALUES ({_LINE_MARKS})", values)
-            self._db.execute(
-                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (document_id, body, features)
+            cursor = self._db.executemany(
+                f"INSERT OR IGNORE INTO lines VALUES ({_LINE_MARKS})", values
             )
+            self._db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", answer)
+        if prepared is not None and cursor.rowcount == len(rows):
+            self._mirror.append_stored(prepared | lots, self._db)
 
     def _insert(self, statement: str, frame: pd.DataFrame, columns: Iterable[str]) -> None:
         """`statement VALUES (?, ...)` for every row of `frame`, inside the caller's transaction."""

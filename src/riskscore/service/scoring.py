@@ -64,7 +64,7 @@ class Scorer:
         if stored is not None:
             return stored, clock.lap("stored")
         rows = document_rows(document)
-        new = _columns(rows)
+        new = self.state.prepared(_columns(rows))
         clock.lap("frame")
         features, lots = self.features(new, clock)
         scores = self.model.score(features)
@@ -95,16 +95,15 @@ class Scorer:
         body = answer.model_dump_json()
         clock.lap("json")
         vectors = json.dumps([[None if v != v else v for v in row] for row in features.tolist()])
-        self.state.score_document(rows, lots, document.document_id, body, vectors)
+        self.state.score_document(rows, lots, (document.document_id, body, vectors), new)
         return body, clock.lap("state_write")
 
     def features(self, new: Columns, clock: _Stages | None = None) -> tuple[np.ndarray, Columns]:
-        """Feature matrix and lots of a document's lines, computed over their parties' history
-        (the document's own stored copy, if any, is not its own past)."""
+        """Feature matrix and lots of a document's `prepared` lines, computed over their
+        parties' history (the document's own stored copy, if any, is not its own past)."""
         clock = clock or _Stages()
         # Every feature of a line is about its subject or its partner (a declarant who is
         # neither, such as a customs broker, adds nothing but lines to read).
-        new = self.state.prepared(new)
         parties = {*new["subject_id"], *new["partner_id"]}
         lines, outcomes, wanted = self.state.history(parties, new)
         clock.lap("history")
