@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from riskscore.features.catalogue import Spec
-from riskscore.features.columns import Columns, isin, take
+from riskscore.features.columns import Columns, isin
 from riskscore.features.history import Events, key_codes, segments
 from riskscore.features.inputs import Inputs
 
@@ -83,9 +83,10 @@ def trace(lines: Columns, outputs: np.ndarray | None = None) -> Columns:
     stock: defaultdict[tuple[str, str], deque[Lot]] = defaultdict(deque)
     flow = lines["flow"]
     sells = (isin(flow, _SELLING) & (lines["consignor_country"] == "KZ")).tolist()
-    buys = (isin(flow, _BUYING) & (lines["consignee_country"] == "KZ")).tolist()
     read = _read_by_sales(cols, linked_no, sells)
-    wanted = [True] * n if outputs is None else np.isin(np.arange(n), outputs).tolist()
+    wanted = np.ones(n, dtype=bool) if outputs is None else np.isin(np.arange(n), outputs)
+    buying = isin(flow, _BUYING) & (lines["consignee_country"] == "KZ")
+    buys = (buying & (wanted | _read_by_purchases(cols, read))).tolist()
     for start, stop in itertools.pairwise(segments(lines["t"])):
         sources: list[Lot | None] = [None] * (stop - start)
         for i in range(start, stop):
@@ -101,7 +102,7 @@ def trace(lines: Columns, outputs: np.ndarray | None = None) -> Columns:
                     (source.chain_start, source.firms + 1, source.origin, source.hs6)
                 )  # fmt: skip
                 bought[i] = _buy(i, cols, (t, amount, unit_value), chain, lots, stock,
-                                 (read, wanted[i]))  # fmt: skip
+                                 (read, bool(wanted[i])))  # fmt: skip
     table = np.full((n, len(_OUTPUT)), np.nan)
     if result:
         table[list(result)] = list(result.values())
@@ -150,6 +151,11 @@ def _read_by_sales(
 
 _SELLING = frozenset({"domestic", "export"})
 _BUYING = frozenset({"import", "domestic"})
+# What `trace` and `reexport_history` read.
+_TRACED = ("t", "amount", "unit_value", "linked_item_no", "subject_id", "destination_country",
+           *LOT_COLUMNS, "flow", "document_id", "item_no", "consignor_id", "consignor_country",
+           "consignee_id", "consignee_country", "hs_code", "hs4", "hs6", "origin_country",
+           "linked_document_id")  # fmt: skip
 _COLUMNS = ("flow", "document_id", "item_no", "consignor_id", "consignor_country", "consignee_id",
             "consignee_country", "hs_code", "hs4", "hs6", "origin_country", "linked_document_id")  # fmt: skip
 
@@ -193,6 +199,17 @@ def _first_in(queue: deque[Lot] | None) -> Lot | None:
             return queue[0]
         queue.popleft()
     return None
+
+
+def _read_by_purchases(cols: dict[str, list[Any]], read: set[tuple[str, object]]) -> np.ndarray:
+    """Whether some sale reads each line's lot, were it bought: by its stock keys or link."""
+    keys = zip(cols["consignee_id"], cols["hs_code"], cols["hs4"], cols["document_id"],
+               cols["item_no"], strict=True)  # fmt: skip
+    return np.fromiter(
+        ((b, h) in read or (b, h4) in read or (d, n) in read for b, h, h4, d, n in keys),
+        dtype=bool,
+        count=len(cols["document_id"]),
+    )
 
 
 def _buy(
@@ -259,7 +276,7 @@ def compute(inputs: Inputs) -> Columns:
         )
     firms = {*inputs.rows["consignor_id"], *inputs.rows["subject_id"]}
     kept = np.flatnonzero(isin(lines["consignor_id"], firms) | isin(lines["consignee_id"], firms))
-    own = take(lines, kept)
+    own = {name: lines[name][kept] for name in _TRACED}
     rows = np.searchsorted(kept, wanted)  # every wanted line is kept: its seller is a firm
     traced = trace(own, rows)
     return {name: v[rows] for name, v in traced.items()} | reexport_history(own, traced, rows)
