@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 WORLD  := data/world
 CHAMPION := models/.champion
 REPORT := data/report.html
-STATE  := data/state.db
+STATE  := data/state-v2.db
 
 .DEFAULT_GOAL := help
 

@@ -121,7 +121,9 @@ def run(
     warmup: list[bytes],
 ) -> dict[str, object]:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(state, Path(tmp) / "state.db")
+        from riskscore.config import Settings
+
+        shutil.copy(state, Settings(data_dir=Path(tmp)).state_path)
         port = _free_port()
         env = os.environ | {"RISKSCORE_DATA_DIR": tmp, "RISKSCORE_MODELS_DIR": str(models),
                             "OMP_NUM_THREADS": "1"}  # fmt: skip

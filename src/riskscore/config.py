@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     @property
     def state_path(self) -> Path:
         """The online state (SQLite, WAL mode)."""
-        return self.data_dir / "state.db"
+        # The version changes with the layout of what is stored, so that an older file is
+        # left alone and a new one is built (OnlineState refuses a file of another layout).
+        return self.data_dir / "state-v2.db"
 
     @property
     def world_dir(self) -> Path:

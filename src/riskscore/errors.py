@@ -43,3 +43,7 @@ class DatasetError(RiskscoreError):
         shown = "\n".join(f"  {p}" for p in problems[:20])
         more = f"\n  ... and {self.total - 20} more" if self.total > 20 else ""
         super().__init__(f"{self.total} problem(s) in the dataset:\n{shown}{more}")
+
+
+class StateError(RiskscoreError):
+    """The online state file cannot be used as it is."""

@@ -11,8 +11,8 @@ import pytest
 from riskscore.data import World, load_world
 from riskscore.features import (
     FEATURE_NAMES,
-    LOT_COLUMNS,
     SPECS,
+    STORED,
     Register,
     build_features,
     feature_columns,
@@ -137,14 +137,14 @@ def test_features_of_wanted_rows_equal_those_of_the_whole_build(
     for document_id in documents.sample(25, random_state=3):
         rows = np.flatnonzero(d["document_id"].to_numpy() == document_id)
         if stored_lots:  # the new document's own lots are still to be traced
-            for name in LOT_COLUMNS:
+            for name in STORED:
                 cols[name][rows] = None if cols[name].dtype == object else np.nan
         matrix, lots = feature_columns(cols, stats, Register(world.firms), outcomes(world), rows)
         expected = features.iloc[rows].to_numpy()
         np.testing.assert_array_equal(matrix, expected)
         assert_lots_equal(lots, batch_lots.iloc[rows])
         if stored_lots:
-            for name in LOT_COLUMNS:
+            for name in STORED:
                 cols[name][rows] = batch_lots[name].to_numpy()[rows]
 
 
@@ -154,7 +154,7 @@ def outcomes(world: World) -> dict[str, np.ndarray]:
 
 
 def assert_lots_equal(lots: dict[str, np.ndarray], expected: pd.DataFrame) -> None:
-    for name in LOT_COLUMNS:
+    for name in STORED:
         got = pd.Series(lots[name], dtype=object).where(pd.notna(lots[name]), None)
         want = expected[name].astype(object).where(expected[name].notna(), None)
         assert got.tolist() == want.tolist(), name

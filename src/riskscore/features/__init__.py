@@ -27,12 +27,14 @@ SPECS: tuple[Spec, ...] = (
 FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in SPECS)
 CATEGORICAL: tuple[str, ...] = tuple(s.name for s in SPECS if s.categorical)
 LOT_COLUMNS = chain.LOT_COLUMNS
+STORED = chain.STORED
 
 __all__ = [
     "CATEGORICAL",
     "FEATURE_NAMES",
     "LOT_COLUMNS",
     "SPECS",
+    "STORED",
     "FeatureStats",
     "Register",
     "build_features",
@@ -124,7 +126,7 @@ def feature_columns(
     ):
         every.update(family)
     stacked = np.column_stack([every[name] for name in FEATURE_NAMES])
-    lots = {name: every[name] for name in LOT_COLUMNS}
+    lots = {name: every[name] for name in STORED}
     if wanted is not None:
         return stacked, lots
     return _unsorted({"matrix": stacked}, order)["matrix"], _unsorted(lots, order)
@@ -154,10 +156,11 @@ def prepare_inputs(
 
 
 def trace_lots(documents: pd.DataFrame) -> pd.DataFrame:
-    """The lot each bought line became (LOT_COLUMNS), traced over `documents` in time order."""
+    """What the state stores per line (STORED: the lot each bought line became and the dwell of
+    what each line sold), traced over `documents` in time order."""
     inputs, order = prepare_inputs(columns_of(documents))
     traced = chain.trace(inputs.lines)
-    lots = {name: traced[name] for name in LOT_COLUMNS}
+    lots = {name: traced[name] for name in STORED}
     return pd.DataFrame(_unsorted(lots, order), index=documents.index)
 
 

@@ -44,6 +44,10 @@ _OUTPUT = [s.name for s in SPECS[:7]]
 # The lot a bought line becomes: what the online state stores so that a firm's stock can be
 # rebuilt from its own history alone (its suppliers' histories are not needed).
 LOT_COLUMNS = ("lot_chain_start", "lot_firms", "lot_origin", "lot_hs6")
+# What the online state stores per line from this pass: the lot a bought line became, and how
+# long the seller held what a line sold (the line's dwell_days), which the firm's later
+# re-export counts read.
+STORED = (*LOT_COLUMNS, "sold_dwell_days")
 
 
 @dataclass(slots=True)
@@ -107,6 +111,7 @@ def trace(lines: Columns, outputs: np.ndarray | None = None) -> Columns:
     if result:
         table[list(result)] = list(result.values())
     out = {name: table[:, j] for j, name in enumerate(_OUTPUT)}
+    out["sold_dwell_days"] = out["dwell_days"]
     out["lot_chain_start"] = np.array(
         [np.nan if b is None else b.chain_start for b in bought], float
     )
@@ -241,13 +246,12 @@ def _buy(
     return lot
 
 
-def reexport_history(lines: Columns, traced: Columns, rows: np.ndarray | None) -> Columns:
+def reexport_history(lines: Columns, dwell: np.ndarray, rows: np.ndarray | None) -> Columns:
     """How often the subject firm re-exported traced goods to an EAEU partner, and how fast
-    (for the given rows of `lines`; every row when None)."""
+    (for the given rows of `lines`; every row when None), from each line's dwell_days."""
     t = lines["t"]
     subject = key_codes(lines["subject_id"])
     eaeu = isin(lines["destination_country"], _EAEU_PARTNERS) & (lines["flow"] == "export")
-    dwell = traced["dwell_days"]
     traced_export = eaeu & ~np.isnan(dwell)
     fast = (dwell <= _FAST_DAYS).astype(float)
     events = Events.build(subject[traced_export], t[traced_export], fast[traced_export])
@@ -262,21 +266,45 @@ _EAEU_PARTNERS = frozenset({"RU", "BY", "KG", "AM"})
 
 
 def compute(inputs: Inputs) -> Columns:
-    """The chain features of the wanted lines, then the LOT_COLUMNS of those bought.
+    """The chain features of the wanted lines, then the STORED columns of those lines.
 
-    When the lines carry stored lots (the service's history), only the stock of the firms
-    that sell or are the subject in the wanted lines is rebuilt: any other firm's goods reach
-    them through a stored lot, so tracing that firm's stock would change nothing here.
+    When the lines carry what the state stores (the service's history), only the stock the
+    wanted lines sell from is rebuilt (`_stock_lines`), and earlier re-exports are counted
+    from their stored dwell: any other firm's goods reach that stock through a stored lot, so
+    tracing anything else would change nothing here.
     """
     lines, wanted = inputs.lines, inputs.wanted
-    if wanted is None or "lot_chain_start" not in lines:
+    if wanted is None or not set(STORED) <= lines.keys():
         traced = trace(lines, wanted)
         return {name: inputs.at(v) for name, v in traced.items()} | reexport_history(
-            lines, traced, wanted
+            lines, traced["dwell_days"], wanted
         )
-    firms = {*inputs.rows["consignor_id"], *inputs.rows["subject_id"]}
-    kept = np.flatnonzero(isin(lines["consignor_id"], firms) | isin(lines["consignee_id"], firms))
-    own = {name: lines[name][kept] for name in _TRACED}
-    rows = np.searchsorted(kept, wanted)  # every wanted line is kept: its seller is a firm
-    traced = trace(own, rows)
-    return {name: v[rows] for name, v in traced.items()} | reexport_history(own, traced, rows)
+    kept = _stock_lines(lines, wanted)
+    rows = np.searchsorted(kept, wanted)
+    traced = trace({name: lines[name][kept] for name in _TRACED}, rows)
+    return {name: v[rows] for name, v in traced.items()} | reexport_history(
+        lines, lines["sold_dwell_days"], wanted
+    )
+
+
+def _stock_lines(lines: Columns, wanted: np.ndarray) -> np.ndarray:
+    """The lines (ascending) that make the stock the wanted lines sell from: the wanted lines,
+    and every line of their Kazakh sellers in the HS headings they sell, grown by the
+    headings of purchases that a kept sale names as its source (a sale by link consumes that
+    lot whatever its heading) until no new heading appears."""
+    selling = isin(lines["flow"][wanted], _SELLING) & (lines["consignor_country"][wanted] == "KZ")
+    sellers = set(lines["consignor_id"][wanted][selling].tolist())
+    mine = isin(lines["consignor_id"], sellers) | isin(lines["consignee_id"], sellers)
+    purchases = {(d, n): h for d, n, h in zip(lines["document_id"][mine].tolist(),
+                 lines["item_no"][mine].tolist(), lines["hs4"][mine].tolist(), strict=True)}  # fmt: skip
+    headings = set(lines["hs4"][wanted][selling].tolist())
+    while True:
+        kept = mine & isin(lines["hs4"], headings)
+        kept[wanted] = True
+        named = zip(lines["linked_document_id"][kept].tolist(),
+                    lines["linked_item_no"][kept].tolist(), strict=True)  # fmt: skip
+        more = {purchases.get((d, int(n))) for d, n in named if d is not None and n == n}
+        more = {h for h in more if h is not None} - headings
+        if not more:
+            return np.flatnonzero(kept)
+        headings |= more

@@ -25,7 +25,7 @@ TEXT = ("document_id", "doc_type", "flow", "declarant_id", "consignor_id", "cons
         "dispatch_country", "invoice_currency", "hs_code", "origin_country",
         "linked_document_id")  # fmt: skip
 NUMBERS = ("net_mass_kg", "gross_mass_kg", "supplementary_qty", "value_usd", "linked_item_no")
-LOT_NUMBERS = ("lot_chain_start", "lot_firms")
+LOT_NUMBERS = ("lot_chain_start", "lot_firms", "sold_dwell_days")
 LOT_TEXT = ("lot_origin", "lot_hs6")
 
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskscore.features.chain import LOT_COLUMNS
+from riskscore.errors import StateError
+from riskscore.features.chain import STORED
 from riskscore.features.columns import Columns
 from riskscore.features.mirror import Mirror
 from riskscore.schema import DOCUMENT_COLUMNS, FIRM_COLUMNS, OUTCOME_COLUMNS
@@ -29,7 +30,7 @@ _TIMES = {"issued_at", "registered_at", "inspected_at", "recorded_at"}
 _INTEGERS = {"item_no", "linked_item_no"}
 # Float columns by the schema (an empty query result would otherwise come back as object).
 _FLOATS = {name for name, kind in DOCUMENT_COLUMNS.items() if str(kind) == "double"}
-_LINE_COLUMNS = (*DOCUMENT_COLUMNS, *LOT_COLUMNS)
+_LINE_COLUMNS = (*DOCUMENT_COLUMNS, *STORED)
 _LINE_MARKS = ", ".join("?" * len(_LINE_COLUMNS))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = f"""
@@ -79,7 +80,7 @@ def _row_to_sql(row: dict[str, Any], lots: Columns, i: int) -> tuple[object, ...
         elif isinstance(value, str):
             value = str(value)  # plain str, not the schema's StrEnum
         values.append(value)
-    for name in LOT_COLUMNS:
+    for name in STORED:
         lot = lots[name][i]
         values.append(None if lot is None or lot != lot else lot)
     return tuple(values)
@@ -113,6 +114,13 @@ class OnlineState:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")  # several workers share the file
         self._db.executescript(_SCHEMA)
+        found = tuple(row[1] for row in self._db.execute("PRAGMA table_info(lines)"))
+        if found != _LINE_COLUMNS:
+            self._db.close()
+            raise StateError(
+                f"{path} holds lines in another layout (written by another version of "
+                "riskscore); remove it and run `riskscore state load` again"
+            )
         self._firms: pd.DataFrame | None = None
         self._mirror = Mirror()
         self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
@@ -155,7 +163,7 @@ class OnlineState:
     # --- writes ----------------------------------------------------------------------------
 
     def add_lines(self, lines: pd.DataFrame) -> None:
-        """Append document lines (DOCUMENT_COLUMNS and LOT_COLUMNS) in one transaction."""
+        """Append document lines (DOCUMENT_COLUMNS and STORED) in one transaction."""
         with self._transaction():
             self._insert("INSERT OR IGNORE INTO lines", lines, _LINE_COLUMNS)
 
