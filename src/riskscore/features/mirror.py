@@ -56,7 +56,9 @@ class _Table:
         end = self.rows + len(keys)
         for dtype, block in self.blocks.items():
             if end > len(block):
-                grown = np.empty((max(end, 2 * len(block)), block.shape[1]), dtype=dtype)
+                # Room for as many rows again: growing copies every row (~20 ms at 80k lines,
+                # a stall for the request that pays it), so it must stay rare.
+                grown = np.empty((2 * max(end, len(block)), block.shape[1]), dtype=dtype)
                 grown[: self.rows] = block[: self.rows]
                 self.blocks[dtype] = grown
         for name, values in columns.items():
