@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.features import build_features, fit_feature_stats
+from riskscore.features import (
+    STORED,
+    build_features,
+    feature_columns,
+    fit_feature_stats,
+    trace_lots,
+)
 from riskscore.features.columns import TEXT, columns_of
 from riskscore.features.lines import prepare
 from riskscore.features.value import fit_value_cells, log_unit_value
@@ -144,3 +150,35 @@ def test_a_violation_counts_only_from_when_it_was_recorded(chain: pd.DataFrame) 
         1.0,
         1.0,
     ]
+
+
+def test_a_served_sale_sees_a_lot_taken_by_link_from_another_heading() -> None:
+    """The service traces only the headings a document sells; a sale in another heading that
+    names a purchase of those headings by link still takes that lot first (review finding)."""
+    rows = [
+        _line("P1", 0, "import", "HK1", "S"),
+        _line("P2", 10, "import", "HK1", "S"),
+        _line("X", 20, "export", "S", "RU1", hs_code="8471300000",
+              linked_document_id="P1", linked_item_no=1.0),
+        _line("W", 30, "export", "S", "RU2", supplementary_qty=5.0),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["issued_at"] = frame["issued_at"].astype("datetime64[us, UTC]")
+    stats = fit_feature_stats(frame)
+    batch = build_features(frame, stats)
+    assert batch.loc[3, "dwell_days"] == 20.0  # W sells from P2: P1 went with X
+    stored = pd.concat([frame, trace_lots(frame)], axis=1)
+    for name in STORED:  # W is the new document: nothing stored for it yet
+        stored.loc[3, name] = np.nan if stored[name].dtype.kind == "f" else None
+    served, _ = feature_columns(columns_of(stored), stats, None, None, np.array([3]))
+    np.testing.assert_array_equal(served[0], batch.iloc[3].to_numpy())
+
+
+def test_an_empty_register_gives_empty_register_features(chain: pd.DataFrame) -> None:
+    firms = pd.DataFrame(
+        {"firm_id": pd.Series([], dtype=object), "founder_country": pd.Series([], dtype=object),
+         "registered_at": pd.Series([], dtype="datetime64[us, UTC]"),
+         "address_id": pd.Series([], dtype=object), "director_id": pd.Series([], dtype=object)}
+    )  # fmt: skip
+    out = build_features(chain, fit_feature_stats(chain), firms)
+    assert out["firm_age_days"].isna().all() and out["firm_address_shared_count"].isna().all()

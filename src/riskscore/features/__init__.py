@@ -147,7 +147,7 @@ def prepare_inputs(
     in_order = bool((order[1:] > order[:-1]).all())  # the service's history comes sorted
     lines = cols if in_order else take(cols, order)
     if not set(DERIVED) <= lines.keys():  # the service's history comes prepared
-        lines |= prepare(lines)
+        lines = lines | prepare(lines)
     if wanted is not None:
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))

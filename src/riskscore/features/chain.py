@@ -288,23 +288,31 @@ def compute(inputs: Inputs) -> Columns:
 
 
 def _stock_lines(lines: Columns, wanted: np.ndarray) -> np.ndarray:
-    """The lines (ascending) that make the stock the wanted lines sell from: the wanted lines,
-    and every line of their Kazakh sellers in the HS headings they sell, grown by the
-    headings of purchases that a kept sale names as its source (a sale by link consumes that
-    lot whatever its heading) until no new heading appears."""
+    """The lines (ascending) that make the stock the wanted lines sell from: the wanted lines
+    and every line of their Kazakh sellers in the HS headings they sell. A sale by link takes
+    its lot whatever the heading, so the headings grow, until none is new, by those of the
+    purchases a kept sale names and of the sales that name a kept purchase."""
     selling = isin(lines["flow"][wanted], _SELLING) & (lines["consignor_country"][wanted] == "KZ")
     sellers = set(lines["consignor_id"][wanted][selling].tolist())
-    mine = isin(lines["consignor_id"], sellers) | isin(lines["consignee_id"], sellers)
-    purchases = {(d, n): h for d, n, h in zip(lines["document_id"][mine].tolist(),
-                 lines["item_no"][mine].tolist(), lines["hs4"][mine].tolist(), strict=True)}  # fmt: skip
+    mine = np.flatnonzero(
+        isin(lines["consignor_id"], sellers) | isin(lines["consignee_id"], sellers)
+    )
+    heading = lines["hs4"][mine].tolist()
+    line_of = dict(zip(zip(lines["document_id"][mine].tolist(), lines["item_no"][mine].tolist(),
+                           strict=True), heading, strict=True))  # fmt: skip
+    named = [
+        line_of.get((d, int(n))) if d is not None and n == n else None
+        for d, n in zip(lines["linked_document_id"][mine].tolist(),
+                        lines["linked_item_no"][mine].tolist(), strict=True)
+    ]  # fmt: skip
     headings = set(lines["hs4"][wanted][selling].tolist())
     while True:
-        kept = mine & isin(lines["hs4"], headings)
-        kept[wanted] = True
-        named = zip(lines["linked_document_id"][kept].tolist(),
-                    lines["linked_item_no"][kept].tolist(), strict=True)  # fmt: skip
-        more = {purchases.get((d, int(n))) for d, n in named if d is not None and n == n}
-        more = {h for h in more if h is not None} - headings
-        if not more:
-            return np.flatnonzero(kept)
+        more = {n for h, n in zip(heading, named, strict=True) if h in headings and n is not None}
+        more |= {h for h, n in zip(heading, named, strict=True) if n in headings}
+        if more <= headings:
+            break
         headings |= more
+    kept = np.zeros(len(lines["t"]), dtype=bool)
+    kept[mine[isin(lines["hs4"][mine], headings)]] = True
+    kept[wanted] = True
+    return np.flatnonzero(kept)

@@ -12,7 +12,7 @@ from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, isin
 from riskscore.features.history import Events, cumulative, key_codes, segments
 from riskscore.features.inputs import Inputs
-from riskscore.features.register import SHARED
+from riskscore.features.register import REGISTER_FEATURES
 from riskscore.features.value import document_sums
 from riskscore.reference import chpl_tiers
 
@@ -43,14 +43,10 @@ SPECS: tuple[Spec, ...] = (
 )  # fmt: skip
 
 
-_REGISTER_NAMES = ("firm_age_days", "firm_registered_after_invasion", "firm_founder_russian",
-                   *SHARED)  # fmt: skip
-
-
 def _register(inputs: Inputs, out: Columns) -> None:
     lines, register = inputs.rows, inputs.register
     if register is None:
-        out.update({name: np.full(len(lines["t"]), np.nan) for name in _REGISTER_NAMES})
+        out.update({name: np.full(len(lines["t"]), np.nan) for name in REGISTER_FEATURES})
     else:
         out.update(register.features(lines["subject_id"], lines["t"]))
 

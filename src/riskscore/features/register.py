@@ -11,6 +11,8 @@ from riskscore.features.history import Events, key_codes, seconds
 
 _DAY = 86_400
 SHARED = {"firm_address_shared_count": "address_id", "firm_director_shared_count": "director_id"}
+REGISTER_FEATURES = ("firm_age_days", "firm_registered_after_invasion", "firm_founder_russian",
+                     *SHARED)  # fmt: skip
 
 
 class Register:
@@ -31,12 +33,12 @@ class Register:
 
     def features(self, subject: np.ndarray, t: np.ndarray) -> Columns:
         """Register features of subject firms at times t (NaN for firms not in the register)."""
+        if not len(self.registered):
+            return {name: np.full(len(t), np.nan) for name in REGISTER_FEATURES}
         get = self.row.get
         rows = np.fromiter((get(f, -1) for f in subject), dtype=np.int64, count=len(t))
         known = rows >= 0
         rows = np.where(known, rows, 0)
-        if not len(self.registered):
-            known, rows = np.zeros(len(t), bool), np.zeros(0, np.int64)
         at = np.where(known, self.registered[rows], np.nan)
         out = {
             "firm_age_days": np.where(at <= t, (t - at) / _DAY, np.nan),

@@ -10,6 +10,7 @@ and is counted once.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -31,6 +32,7 @@ _INTEGERS = {"item_no", "linked_item_no"}
 # Float columns by the schema (an empty query result would otherwise come back as object).
 _FLOATS = {name for name, kind in DOCUMENT_COLUMNS.items() if str(kind) == "double"}
 _LINE_COLUMNS = (*DOCUMENT_COLUMNS, *STORED)
+_log = logging.getLogger(__name__)
 _LINE_MARKS = ", ".join("?" * len(_LINE_COLUMNS))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = f"""
@@ -144,7 +146,10 @@ class OnlineState:
             try:
                 db.execute("PRAGMA busy_timeout=10000")
                 while not stop.wait(every):
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    try:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.Error as error:  # keep trying: the log must not grow forever
+                        _log.warning("WAL checkpoint failed: %s", error)
             finally:
                 db.close()
 

@@ -31,10 +31,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = model or _champion(settings)
         store = state or OnlineState(settings.state_path)
+        app.state.settings = settings
+        try:
+            app.state.scorer = Scorer(loaded, store, settings)
+        except Exception:
+            if state is None:
+                store.close()
+            raise
         if state is None:
             store.checkpoint_in_background()
-        app.state.settings = settings
-        app.state.scorer = Scorer(loaded, store, settings)
         # Everything loaded so far (the model, MLflow's modules, the state's mirror) lives as
         # long as the process: move it out of the garbage collector's sight, or a full
         # collection walks all of it and stalls one request for ~150 ms.
