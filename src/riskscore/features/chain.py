@@ -297,18 +297,22 @@ def _stock_lines(lines: Columns, wanted: np.ndarray) -> np.ndarray:
     mine = np.flatnonzero(
         isin(lines["consignor_id"], sellers) | isin(lines["consignee_id"], sellers)
     )
-    heading = lines["hs4"][mine].tolist()
-    line_of = dict(zip(zip(lines["document_id"][mine].tolist(), lines["item_no"][mine].tolist(),
-                           strict=True), heading, strict=True))  # fmt: skip
-    named = [
-        line_of.get((d, int(n))) if d is not None and n == n else None
-        for d, n in zip(lines["linked_document_id"][mine].tolist(),
-                        lines["linked_item_no"][mine].tolist(), strict=True)
-    ]  # fmt: skip
     headings = set(lines["hs4"][wanted][selling].tolist())
+    linking = mine[~np.isnan(lines["linked_item_no"][mine])]
+    links = list(zip(lines["linked_document_id"][linking].tolist(),
+                     lines["linked_item_no"][linking].astype(np.int64).tolist(), strict=True))  # fmt: skip
+    targets = set(links)
+    line_of = {
+        (d, n): h
+        for d, n, h in zip(lines["document_id"][mine].tolist(), lines["item_no"][mine].tolist(),
+                           lines["hs4"][mine].tolist(), strict=True)
+        if (d, n) in targets
+    }  # fmt: skip
+    # (heading of a line that names a purchase, heading of that purchase)
+    pairs = [(h, line_of[link]) for h, link in zip(lines["hs4"][linking].tolist(), links,
+                                                    strict=True) if link in line_of]  # fmt: skip
     while True:
-        more = {n for h, n in zip(heading, named, strict=True) if h in headings and n is not None}
-        more |= {h for h, n in zip(heading, named, strict=True) if n in headings}
+        more = {b for a, b in pairs if a in headings} | {a for a, b in pairs if b in headings}
         if more <= headings:
             break
         headings |= more

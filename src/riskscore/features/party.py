@@ -78,7 +78,7 @@ def _activity(inputs: Inputs, out: Columns) -> None:
     )
     last = activity.last_before(subject, t)
     out["firm_days_since_previous_activity"] = (t - last) / _DAY
-    out["firm_longest_gap_days"] = _longest_gap(event_key, when, subject, t)
+    out["firm_longest_gap_days"] = _longest_gap(activity, subject, t)
     out["partner_documents_before"], _ = activity.before(partner, t)
     first = _first_times(every_partner, every_subject, lines["t"])
     distinct = Events.build(every_partner[first], lines["t"][first])
@@ -93,19 +93,19 @@ def _first_times(key: np.ndarray, other: np.ndarray, t: np.ndarray) -> np.ndarra
     return first
 
 
-def _longest_gap(key: np.ndarray, time: np.ndarray, query: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Largest gap between consecutive events of the key before t, the open gap to t included."""
-    if not len(key):
+def _longest_gap(events: Events, query: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Largest gap between consecutive events of the key before t, the open gap to t included
+    (from the events' own (key, time) order: no second sort)."""
+    if not len(events.packed):
         return np.full(len(query), np.nan)
-    order = np.lexsort((time, key))
-    k, s = key[order], time[order].astype(np.int64)
+    packed = events.packed
+    k, s = packed >> 32, packed & ((1 << 32) - 1)
     rank = np.zeros(len(k), dtype=np.int64)  # 0, 1, 2, ... by key
     rank[segments(k)[1:-1]] = 1
     rank = np.cumsum(rank)
     gap = np.diff(s, prepend=s[0])
     gap[np.diff(rank, prepend=-1) != 0] = 0  # a key's first event opens no gap
     running = _running_max(rank, gap)
-    packed = (k.astype(np.int64) << 32) | s
     high = np.searchsorted(packed, (query << 32) | t, side="left") - 1
     safe = np.maximum(high, 0)
     found = (high >= 0) & (k[safe] == query)
