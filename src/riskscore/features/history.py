@@ -76,21 +76,10 @@ class Events:
     running: np.ndarray  # inclusive running sum of the values within each key (1 or 2 dims)
 
     @classmethod
-    def build(
-        cls,
-        key: np.ndarray,
-        time: np.ndarray,
-        value: np.ndarray | None = None,
-        asked: np.ndarray | None = None,
-    ) -> Events:
+    def build(cls, key: np.ndarray, time: np.ndarray, value: np.ndarray | None = None) -> Events:
         """Events of `key` at `time`, carrying `value`: one weight per event, or one column
         per kind of sum (several sums over the same events cost one sort). Missing values
-        count as zero; with no value, `before` sums are counts. Given the keys that will be
-        `asked`, the other keys' events are dropped (no answer changes; less to sort)."""
-        if asked is not None:
-            keep = np.isin(key, asked)
-            key, time = key[keep], time[keep]
-            value = None if value is None else value[keep]
+        count as zero; with no value, `before` sums are counts."""
         _check_times(time)
         packed = (key.astype(np.int64) << _TIME_BITS) | time.astype(np.int64)
         if value is None:

@@ -51,12 +51,6 @@ class Inputs:
                 self._codes[n] = part
         return self._codes[name]
 
-    def asked(self, *keys: np.ndarray) -> np.ndarray | None:
-        """The distinct keys the wanted rows will query (None: every row is wanted)."""
-        if self.wanted is None:
-            return None
-        return np.unique(np.concatenate([key[self.wanted] for key in keys]))
-
     def at(self, values: np.ndarray) -> np.ndarray:
         """A per-line array restricted to the wanted rows."""
         return values if self.wanted is None else values[self.wanted]

@@ -65,8 +65,7 @@ def _activity(inputs: Inputs, out: Columns) -> None:
     event_key, when, amount = _party_events(inputs)
     every_subject, every_partner = inputs.codes("subject_id"), inputs.codes("partner_id")
     subject, partner, t = inputs.at(every_subject), inputs.at(every_partner), inputs.at(lines["t"])
-    asked = inputs.asked(every_subject, every_partner)
-    activity = Events.build(event_key, when, amount, asked)
+    activity = Events.build(event_key, when, amount)
     for window in (30, 90, 365):
         count, value = activity.before(subject, t, window * _DAY)
         out[f"firm_documents_{window}d"] = count
@@ -132,9 +131,7 @@ def _trade(inputs: Inputs, out: Columns) -> None:
     subject = inputs.codes("subject_id")
     query, at = inputs.at(subject), inputs.at(t)
     chapter = key_codes(subject, inputs.codes("chapter"))
-    first_in_chapter, _ = Events.build(chapter, t, None, inputs.asked(chapter)).before(
-        inputs.at(chapter), at
-    )
+    first_in_chapter, _ = Events.build(chapter, t).before(inputs.at(chapter), at)
     out["firm_first_time_in_hs_chapter"] = (first_in_chapter == 0).astype(float)
     flow, value = lines["flow"], np.nan_to_num(lines["value_usd"])
     domestic = flow == "domestic"
@@ -142,9 +139,8 @@ def _trade(inputs: Inputs, out: Columns) -> None:
     sums[:, 0] = isin(lines["hs6"], chpl_tiers())
     sums[:, 1] = np.where(domestic | (flow == "export"), value, 0.0)
     sums[:, 2] = np.where(domestic, value, 0.0)
-    asked = inputs.asked(subject)
-    _russian_buyers(lines, (subject, inputs.codes("partner_id")), sums[:, 3:], asked)
-    _, before = Events.build(subject, t, sums, asked).before(query, at)
+    _russian_buyers(lines, (subject, inputs.codes("partner_id")), sums[:, 3:])
+    _, before = Events.build(subject, t, sums).before(query, at)
     chpl, sold, home, buyers, total, squares = before.T
     out["firm_chpl_lines_before"] = chpl
     out["firm_domestic_sales_share"] = np.where(
@@ -160,10 +156,7 @@ _TRADE_SUMS = ("chpl", "sold", "home", "russian_buyers", "russian_value", "russi
 
 
 def _russian_buyers(
-    lines: Columns,
-    codes: tuple[np.ndarray, np.ndarray],
-    weights: np.ndarray,
-    asked: np.ndarray | None,
+    lines: Columns, codes: tuple[np.ndarray, np.ndarray], weights: np.ndarray
 ) -> None:
     """Per line, into `weights`' three columns: 1 where the firm exports to a Russian buyer for
     the first time; the export's value; its step in the sum of squared values per buyer.
@@ -171,10 +164,7 @@ def _russian_buyers(
     The concentration of exports over buyers (Herfindahl) is sum(v_b^2) / (sum v_b)^2; each
     export adds (v_b + x)^2 - v_b^2 to the numerator, so both are plain point-in-time sums.
     """
-    to_russia = (lines["flow"] == "export") & (lines["partner_country"] == "RU")
-    if asked is not None:  # only the firms asked about
-        to_russia &= np.isin(codes[0], asked)
-    to_russia = np.flatnonzero(to_russia)
+    to_russia = np.flatnonzero((lines["flow"] == "export") & (lines["partner_country"] == "RU"))
     firm, buyer = codes[0][to_russia], codes[1][to_russia]
     when, value = lines["t"][to_russia], np.nan_to_num(lines["value_usd"][to_russia])
     pair = key_codes(firm, buyer)
