@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 Columns = dict[str, np.ndarray]
+MICROS_PER_SECOND = 1_000_000  # times travel as microseconds; features count whole seconds
 
 # The document columns the features read (a served history needs nothing else).
 TEXT = ("document_id", "doc_type", "flow", "declarant_id", "consignor_id", "consignor_country",
@@ -96,7 +97,9 @@ class Codebook:
 def canonical_order(cols: Columns) -> np.ndarray:
     """Row order by (issue second, document_id, item_no): the order every sum runs in."""
     document_rank = pd.factorize(cols["document_id"], sort=True)[0]
-    order: np.ndarray = np.lexsort((cols["item_no"], document_rank, cols["issued_us"] // 1_000_000))
+    order: np.ndarray = np.lexsort(
+        (cols["item_no"], document_rank, cols["issued_us"] // MICROS_PER_SECOND)
+    )
     return order
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from riskscore.features.columns import MICROS_PER_SECOND
+
 _TIME_LIMIT = 1 << 32  # packed times must fit the low 32 bits
 _TIME_BITS = 32
 
@@ -27,7 +29,7 @@ _TIME_BITS = 32
 def seconds(times: pd.Series) -> np.ndarray:
     """Whole seconds since 1970-01-01 of a tz-aware datetime Series."""
     as_us = times.to_numpy(dtype="datetime64[us]").astype("int64")
-    return as_us // 1_000_000
+    return as_us // MICROS_PER_SECOND
 
 
 def key_codes(*parts: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:

@@ -19,9 +19,9 @@ class Inputs:
     """Lines (document columns + `lines.prepare`) sorted by (t, document_id, item_no), so the
     lines of a document are adjacent; the optional register and outcomes (`outcome_columns`).
 
-    `wanted` are the rows whose features are asked for, ascending (None: every row). History
-    is read from every line; a family answers for the wanted rows only, so a served document
-    costs little more than its own lines beyond building its parties' events.
+    `wanted` are the rows whose features are asked for, in the order asked (None: every row).
+    History is read from every line; a family answers for the wanted rows only, so a served
+    document costs little more than its own lines beyond building its parties' events.
     """
 
     lines: Columns

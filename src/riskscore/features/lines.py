@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskscore.features.columns import Columns, positive, prefix
+from riskscore.features.columns import MICROS_PER_SECOND, Columns, positive, prefix
 
 SECONDS_PER_DAY = 86_400
 DERIVED = ("t", "hs6", "hs4", "chapter", "subject_id", "partner_id", "partner_country", "amount",
@@ -44,7 +44,7 @@ def prepare(cols: Columns) -> Columns:
     amount = positive(np.where(qty > 0, qty, cols["net_mass_kg"]))
     hs_code = cols["hs_code"]
     return {
-        "t": cols["issued_us"] // 1_000_000,
+        "t": cols["issued_us"] // MICROS_PER_SECOND,
         "hs6": prefix(hs_code, 6),
         "hs4": prefix(hs_code, 4),
         "chapter": prefix(hs_code, 2),

@@ -18,6 +18,7 @@ from riskscore.features.columns import (
     CODED,
     LOT_NUMBERS,
     LOT_TEXT,
+    MICROS_PER_SECOND,
     NUMBERS,
     TEXT,
     Codebook,
@@ -29,7 +30,6 @@ from riskscore.features.lines import DERIVED, prepare
 
 _LINE_SOURCES = (*TEXT, *NUMBERS, *LOT_NUMBERS, *LOT_TEXT, "item_no", "issued_at")
 _OUTCOME_SOURCES = ("document_id", "recorded_at", "violation_found")
-_MICROS_PER_SECOND = 1_000_000
 
 
 class _Table:
@@ -121,17 +121,14 @@ class Mirror:
         if lines:
             cols = _by_column(lines, _LINE_SOURCES)
             cols["issued_us"] = cols.pop("issued_at")
-            parties = zip(
-                cols["declarant_id"], cols["consignor_id"], cols["consignee_id"], strict=True
-            )
-            keys = list(parties)
+            keys = _parties(cols)
             kinds = {name: np.dtype(dtype) for name, (dtype, _) in self.lines.where.items()}
             arrays = {name: np.array(values, dtype=kinds[name]) for name, values in cols.items()}
             self.lines.extend(self.prepared(arrays), keys)
         outcomes = self._fetch(db, "outcomes", _OUTCOME_SOURCES)
         if outcomes:
             cols = _by_column(outcomes, _OUTCOME_SOURCES)
-            cols["recorded"] = [int(us) // _MICROS_PER_SECOND for us in cols.pop("recorded_at")]
+            cols["recorded"] = [int(us) // MICROS_PER_SECOND for us in cols.pop("recorded_at")]
             cols["violation_found"] = [bool(v) for v in cols["violation_found"]]
             self.outcomes.extend(cols, [(str(r[0]),) for r in outcomes])
         return len(lines)
@@ -143,8 +140,7 @@ class Mirror:
         last = db.execute("SELECT max(rowid) FROM lines").fetchone()[0]
         if last is None or int(last) - count != self._last["lines"]:
             return
-        keys = zip(cols["declarant_id"], cols["consignor_id"], cols["consignee_id"], strict=True)
-        self.lines.extend({name: cols[name] for name in self.lines.where}, list(keys))
+        self.lines.extend({name: cols[name] for name in self.lines.where}, _parties(cols))
         self._last["lines"] = int(last)
 
     def prepared(self, cols: Columns) -> Columns:
@@ -178,6 +174,11 @@ class Mirror:
         documents = set(self.lines.column("document_id")[rows].tolist())
         outcomes = self.outcomes.columns(self.outcomes.take(self.outcomes.rows_of(documents)))
         return lines, outcomes, position[len(rows) :]
+
+
+def _parties(cols: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Each line's parties, the keys it is indexed by: declarant, consignor, consignee."""
+    return list(zip(cols["declarant_id"], cols["consignor_id"], cols["consignee_id"], strict=True))
 
 
 def _by_column(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, list[Any]]:

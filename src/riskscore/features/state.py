@@ -28,9 +28,6 @@ from riskscore.features.mirror import Mirror
 from riskscore.schema import DOCUMENT_COLUMNS, FIRM_COLUMNS, OUTCOME_COLUMNS
 
 _TIMES = {"issued_at", "registered_at", "inspected_at", "recorded_at"}
-_INTEGERS = {"item_no", "linked_item_no"}
-# Float columns by the schema (an empty query result would otherwise come back as object).
-_FLOATS = {name for name, kind in DOCUMENT_COLUMNS.items() if str(kind) == "double"}
 _LINE_COLUMNS = (*DOCUMENT_COLUMNS, *STORED)
 _log = logging.getLogger(__name__)
 _LINE_MARKS = ", ".join("?" * len(_LINE_COLUMNS))
@@ -89,18 +86,10 @@ def _row_to_sql(row: dict[str, Any], lots: Columns, i: int) -> tuple[object, ...
 
 
 def _from_sql(frame: pd.DataFrame) -> pd.DataFrame:
-    """Frames with the dtypes `load_world` gives (the features rely on them)."""
+    """The firms register with the dtypes `load_world` gives (times as aware datetimes)."""
     for column in frame.columns:
         if column in _TIMES:
             frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="us", utc=True)
-        elif column == "previous_document_ids":
-            frame[column] = frame[column].map(json.loads)
-        elif column in _INTEGERS or column in _FLOATS or column in ("lot_chain_start", "lot_firms"):
-            frame[column] = frame[column].astype("float64")
-        elif column == "violation_found":
-            frame[column] = frame[column].astype(bool)
-    if "item_no" in frame:
-        frame["item_no"] = frame["item_no"].astype("int32")
     return frame
 
 
