@@ -6,11 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 WORLD  := data/world
 CHAMPION := models/.champion
 REPORT := data/report.html
-STATE  := data/state-v2.db
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run world model test lint fmt typecheck unit test-slow bench bench-scale clean
+.PHONY: help install run world model state test lint fmt typecheck unit test-slow bench bench-scale clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,14 +33,14 @@ $(CHAMPION): $(WORLD)/documents.parquet
 $(REPORT): $(CHAMPION)
 	$(BIN)/riskscore report --out $@
 
-$(STATE): $(WORLD)/documents.parquet
-	$(BIN)/riskscore state load $(WORLD)
+state: $(WORLD)/documents.parquet  ## Load the demo world into the online state once (reused afterwards)
+	$(BIN)/riskscore state load $(WORLD) --if-empty
 
 world: $(WORLD)/documents.parquet  ## Generate the demo world once (reused afterwards)
 
 model: $(REPORT)  ## Train, promote and report on the demo world once (reused afterwards)
 
-run: $(REPORT) $(STATE)  ## Set everything up once, then serve the API on http://127.0.0.1:8000
+run: $(REPORT) state  ## Set everything up once, then serve the API on http://127.0.0.1:8000
 	@echo ""
 	@echo "  riskscore is starting on http://127.0.0.1:8000"
 	@echo "  API docs:        http://127.0.0.1:8000/docs"
@@ -50,9 +49,10 @@ run: $(REPORT) $(STATE)  ## Set everything up once, then serve the API on http:/
 	@echo ""
 	$(BIN)/riskscore serve
 
-lint: $(STAMP)  ## Ruff: format check and lint
+lint: $(STAMP)  ## Ruff (format check and lint) and the layering contracts (import-linter)
 	$(BIN)/ruff format --check src tests service
 	$(BIN)/ruff check src tests service
+	$(BIN)/lint-imports
 
 fmt: $(STAMP)  ## Ruff: format and fix what it can
 	$(BIN)/ruff format src tests service
@@ -70,12 +70,12 @@ test-slow: $(STAMP)  ## Slow scale checks only
 	$(BIN)/pytest -m slow
 
 bench: $(STAMP)  ## Benchmarks at demo size: world generation (1 vs 2 processes), features
-	$(BIN)/python -m riskscore.data.bench_generate
-	$(BIN)/python -m riskscore.features.bench_features
+	$(BIN)/python -m riskscore.bench.generate
+	$(BIN)/python -m riskscore.bench.features
 
 bench-scale: $(STAMP)  ## Benchmarks at 10 million lines (several minutes, ~15 GB of memory)
-	$(BIN)/python -m riskscore.data.bench_generate --lines 10000000
-	$(BIN)/python -m riskscore.features.bench_features --firms 83000
+	$(BIN)/python -m riskscore.bench.generate --lines 10000000
+	$(BIN)/python -m riskscore.bench.features --firms 83000
 
 clean:  ## Remove the virtualenv, generated data and local models
 	rm -rf $(VENV) data models/mlflow.db models/artifacts $(CHAMPION)

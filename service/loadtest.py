@@ -57,7 +57,7 @@ def bodies(world: Path, start: str, count: int) -> list[bytes]:
 def warm_state(world: Path, folder: Path, start: str, end: str) -> Path:
     """A state holding the documents of [start, end) and the outcomes recorded in it."""
     from riskscore.data import load_world
-    from riskscore.features.state import OnlineState, load_history
+    from riskscore.store import SqliteStore, load_history
 
     w = load_world(world, check=False, with_truth=False)
     d, o = w.documents, w.outcomes
@@ -69,7 +69,7 @@ def warm_state(world: Path, folder: Path, start: str, end: str) -> Path:
         & (o["recorded_at"] < last)
         & o["document_id"].isin(d["document_id"])
     ]
-    state = OnlineState(folder / "state.db")
+    state = SqliteStore(folder / "state.db")
     load_history(state, d, o, w.firms)
     state.close()
     return folder / "state.db"
@@ -121,9 +121,7 @@ def run(
     warmup: list[bytes],
 ) -> dict[str, object]:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        from riskscore.config import Settings
-
-        shutil.copy(state, Settings(data_dir=Path(tmp)).state_path)
+        shutil.copy(state, Path(tmp) / "state.db")
         port = _free_port()
         env = os.environ | {"RISKSCORE_DATA_DIR": tmp, "RISKSCORE_MODELS_DIR": str(models),
                             "OMP_NUM_THREADS": "1"}  # fmt: skip

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from riskscore.data import WorldConfig, generate
-from riskscore.training.config import DEFAULT_CONFIG, load_config
-from riskscore.training.pipeline import TrainingResult, train_model
+from riskscore.data import load_world
+from riskscore.synthetic import WorldConfig, generate, legacy_rules
+from riskscore.training.config import load_config
+from riskscore.training.pipeline import Baselines, TrainingResult, train_model
 
 # Big enough for stable proportions (about 140,000 lines), small enough for seconds.
 SMALL = WorldConfig(seed=11, firms=1_200, firms_per_chunk=600)
@@ -32,5 +33,6 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_training(small_world: Path) -> TrainingResult:
     """One training run on the small world, shared by the training and service tests."""
-    config = load_config(Path(__file__).resolve().parents[1] / DEFAULT_CONFIG)
-    return train_model(small_world, config, git_commit="abc123")
+    world = load_world(small_world)
+    baselines = Baselines(truth=world.truth, legacy_rules=legacy_rules)
+    return train_model(world.without_truth(), load_config(), baselines, git_commit="abc123")

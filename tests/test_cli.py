@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from riskscore.cli import app
+from riskscore.cli import serve as serve_command
 
 runner = CliRunner()
+RISKSCORE = str(Path(sys.executable).with_name("riskscore"))
 
 
 @pytest.mark.parametrize(
@@ -53,6 +58,7 @@ def test_serve_hands_uvicorn_an_app_factory_that_imports(monkeypatch: pytest.Mon
     monkeypatch.setattr(
         uvicorn, "run", lambda target, **options: seen.update(target=target, **options)
     )
+    monkeypatch.setattr(serve_command, "_preflight", lambda settings: None)
     result = runner.invoke(app, ["serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
     assert seen["factory"] is True and seen["port"] == 8123 and seen["host"] == "127.0.0.1"
@@ -66,3 +72,18 @@ def test_generate_will_not_replace_a_folder_that_is_not_a_world(tmp_path: Path) 
     assert result.exit_code == 2
     assert "holds something other than a world" in result.output
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_serve_without_a_champion_fails_with_one_line(tmp_path: Path) -> None:
+    """Run as a user would, from a folder that is not the project."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    result = subprocess.run(
+        [RISKSCORE, "serve", "--port", "8124"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: no model registry at {tmp_path / 'models' / 'mlflow.db'}: train and promote a "
+        "model first (or set RISKSCORE_MODELS_DIR)"
+    ]
+    assert not (tmp_path / "models").exists()  # nothing was created

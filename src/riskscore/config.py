@@ -1,6 +1,11 @@
 """Settings of the running product, read from the environment (prefix RISKSCORE_).
 
 Entry points build one `Settings` and pass it down; nothing constructs it at import time.
+Relative paths resolve against the current directory, as with any command line tool: run
+commands from the project folder, or set RISKSCORE_DATA_DIR and RISKSCORE_MODELS_DIR (and
+MLFLOW_TRACKING_URI) to absolute paths.
+
+May import: nothing of riskscore.
 """
 
 from __future__ import annotations
@@ -10,27 +15,26 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_MODEL_NAME = "reexport-risk"
+
 
 class Settings(BaseSettings):
-    """Where riskscore keeps its data and models."""
+    """Where riskscore keeps its data, models and online state, and how it serves."""
 
     model_config = SettingsConfigDict(env_prefix="RISKSCORE_", extra="ignore")
 
     data_dir: Path = Path("data")
     models_dir: Path = Path("models")
-    model_name: str = "reexport-risk"
+    state_url: str | None = Field(
+        None,
+        description="the online state: sqlite:///path.db (default: sqlite:///<data_dir>/state.db)",
+    )
+    model_name: str = DEFAULT_MODEL_NAME
     model_alias: str = "champion"
     random_share: float = Field(0.01, ge=0.0, le=1.0, description="documents sent red at random")
     max_body_bytes: int = Field(1_000_000, ge=1_000)
 
     @property
-    def state_path(self) -> Path:
-        """The online state (SQLite, WAL mode)."""
-        # The version changes with the layout of what is stored, so that an older file is
-        # left alone and a new one is built (OnlineState refuses a file of another layout).
-        return self.data_dir / "state-v2.db"
-
-    @property
-    def world_dir(self) -> Path:
-        """The demo world written by `riskscore generate` when no --out is given."""
-        return self.data_dir / "world"
+    def store_url(self) -> str:
+        """The online state's URL: `state_url`, else a SQLite file in the data folder."""
+        return self.state_url or f"sqlite:///{self.data_dir / 'state.db'}"

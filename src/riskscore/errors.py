@@ -1,4 +1,10 @@
-"""Domain errors. Business code raises these; entry points (CLI, API) turn them into messages."""
+"""Domain errors. Business code raises these; entry points (CLI, API) turn them into messages.
+
+Every error riskscore raises on purpose is here; `service/problems.py` maps each to its HTTP
+status and the CLI prints each as one line.
+
+May import: nothing of riskscore.
+"""
 
 from __future__ import annotations
 
@@ -46,4 +52,32 @@ class DatasetError(RiskscoreError):
 
 
 class StateError(RiskscoreError):
-    """The online state file cannot be used as it is."""
+    """The online state cannot be used as it is (unreachable, or of another layout)."""
+
+
+class RegistryError(RiskscoreError):
+    """The model registry lacks what was asked for (no such model or alias)."""
+
+
+class ModelMismatchError(RiskscoreError):
+    """A model was trained on other features than this code computes."""
+
+    @classmethod
+    def of(
+        cls, model: str, found: tuple[str, ...], expected: tuple[str, ...]
+    ) -> ModelMismatchError:
+        missing = [n for n in expected if n not in found]
+        extra = [n for n in found if n not in expected]
+        detail = f"{len(missing)} feature(s) it lacks, {len(extra)} it has that this code lacks"
+        if not missing and not extra:
+            detail = "the same features in another order"
+        return cls(f"{model} was trained on other features than this code computes ({detail}); "
+                   "train a new model with this version of riskscore")  # fmt: skip
+
+
+class UnknownDocumentError(RiskscoreError):
+    """Outcomes name document lines that were never scored (`rows`: their positions)."""
+
+    def __init__(self, rows: list[int]) -> None:
+        self.rows = rows
+        super().__init__(f"{len(rows)} outcome(s) name a document line that was never scored")

@@ -6,8 +6,9 @@
     stats.json    vocabularies and value statistics (`FeatureStats.to_dict`)
     model.json    feature names, categorical names, thresholds, metadata
 
-`RiskPyfunc` wraps a bundle as an MLflow pyfunc that returns scores (MLflow's stock LightGBM
-flavour would return 0/1 labels for a classifier).
+It imports no MLflow: the service loads bundles without it (`registry.py` fetches them).
+
+May import: `riskscore.features`, `riskscore.errors`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from riskscore.features import FeatureStats
-
-CHANNELS = ("green", "yellow", "red")
 
 
 @dataclass
@@ -86,18 +84,3 @@ class RiskModel:
             thresholds={k: float(v) for k, v in manifest["thresholds"].items()},
             metadata=manifest["metadata"],
         )
-
-
-class RiskPyfunc(PythonModel):
-    """MLflow pyfunc around a bundle: a features frame in, scores out."""
-
-    def load_context(self, context: PythonModelContext) -> None:
-        self.model = RiskModel.load(Path(context.artifacts["bundle"]))
-
-    def predict(
-        self,
-        context: PythonModelContext,
-        model_input: pd.DataFrame,
-        params: dict[str, str] | None = None,
-    ) -> np.ndarray:
-        return self.model.score(model_input)

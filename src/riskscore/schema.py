@@ -11,6 +11,8 @@ Two forms of the same thing:
 Format rules (a country code is two upper-case letters, an HS code ten digits) live here.
 Whether a well-formed code is *known* (in ISO 3166, in the catalogue) is a question for dataset
 validation: the API scores an unknown code as an unseen category instead of refusing it.
+
+May import: nothing of riskscore.
 """
 
 from __future__ import annotations

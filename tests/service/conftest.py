@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from riskscore.config import Settings
 from riskscore.data import World, load_world
-from riskscore.features.state import OnlineState, load_history
 from riskscore.model import RiskModel
 from riskscore.schema import document_from_rows
 from riskscore.service import create_app
+from riskscore.store import SqliteStore, load_history
 from riskscore.training.pipeline import TrainingResult
 
 CUT = pd.Timestamp("2024-06-03", tz="UTC")
@@ -41,18 +41,24 @@ def model(small_training: TrainingResult) -> RiskModel:
 def warm_state(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state file warmed once with the world before CUT (closed, so one complete file)."""
     path = tmp_path_factory.mktemp("state") / "state.db"
-    state = OnlineState(path)
-    load_history(state, world.documents, world.outcomes, world.firms, CUT)
-    state.close()
+    store = SqliteStore(path)
+    load_history(store, world.documents, world.outcomes, world.firms, CUT)
+    store.close()
     return path
 
 
 @pytest.fixture
-def client(warm_state: Path, model: RiskModel, tmp_path: Path) -> Iterator[TestClient]:
-    """The app over a fresh copy of the warmed state."""
+def store(warm_state: Path, tmp_path: Path) -> Iterator[SqliteStore]:
+    """A fresh copy of the warmed state."""
     shutil.copy(warm_state, tmp_path / "state.db")
-    state = OnlineState(tmp_path / "state.db")
+    opened = SqliteStore(tmp_path / "state.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def client(store: SqliteStore, model: RiskModel, tmp_path: Path) -> Iterator[TestClient]:
+    """The app over the `store`."""
     settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "models", random_share=0.0)
-    with TestClient(create_app(settings, model=model, state=state)) as test_client:
+    with TestClient(create_app(settings, model=model, store=store)) as test_client:
         yield test_client
-    state.close()

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from riskscore.data import World
 from riskscore.features import FEATURE_NAMES
+from riskscore.store import Store
 
 from .conftest import CUT, as_request
 
@@ -59,9 +60,9 @@ CASES = [
          "lowercase-country", "unknown-doc-type", "no-id", "no-items", "text-value", "extra-field"],
 )  # fmt: skip
 def test_bad_documents_get_422_problem_details(
-    client: TestClient, good: dict[str, Any], path: str, value: Any, named: str
+    client: TestClient, store: Store, good: dict[str, Any], path: str, value: Any, named: str
 ) -> None:
-    before = client.app.state.scorer.state.count("lines")  # type: ignore[attr-defined]
+    before = store.count("lines")
     response = client.post("/v1/score", json=_edit(good, path, value))
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -70,7 +71,7 @@ def test_bad_documents_get_422_problem_details(
     assert any(e["path"].startswith(named) for e in problem["errors"]), problem["errors"]
     assert all(set(e) == {"path", "reason"} for e in problem["errors"])
     assert good["items"][0]["description"] not in response.text  # the document is not echoed
-    assert client.app.state.scorer.state.count("lines") == before  # type: ignore[attr-defined]
+    assert store.count("lines") == before
 
 
 def test_malformed_json_is_a_problem_too(client: TestClient) -> None:
@@ -107,28 +108,27 @@ def test_unknown_codes_are_scored_and_named(client: TestClient, good: dict[str, 
     assert {("items[0].hs_code", "9999999999"), ("dispatch_country", "XX")} <= named
 
 
-def test_outcomes_for_unscored_documents_are_refused(client: TestClient) -> None:
+def test_outcomes_for_unscored_documents_are_refused(client: TestClient, store: Store) -> None:
     outcome = {"document_id": "NEVER-SCORED", "item_no": 1, "selected_by": "rule",
                "inspected_at": "2024-06-04T00:00:00Z", "recorded_at": "2024-06-10T00:00:00Z",
                "violation_found": False}  # fmt: skip
-    before = client.app.state.scorer.state.count("outcomes")  # type: ignore[attr-defined]
+    before = store.count("outcomes")
     response = client.post("/v1/outcomes", json={"outcomes": [outcome]})
     assert response.status_code == 422
     assert response.json()["errors"] == [
         {"path": "outcomes.0", "reason": "names a document line that was never scored"}
     ]
-    assert client.app.state.scorer.state.count("outcomes") == before  # type: ignore[attr-defined]
+    assert store.count("outcomes") == before
 
 
 def test_the_same_document_twice_answers_the_same_and_counts_once(
-    client: TestClient, good: dict[str, Any]
+    client: TestClient, store: Store, good: dict[str, Any]
 ) -> None:
-    state = client.app.state.scorer.state  # type: ignore[attr-defined]
-    before = state.count("lines")
+    before = store.count("lines")
     first = client.post("/v1/score", json=good)
     second = client.post("/v1/score", json=good)
     assert first.json() == second.json()
-    assert state.count("lines") == before + len(good["items"])
+    assert store.count("lines") == before + len(good["items"])
 
 
 def test_health_and_version(client: TestClient) -> None:
@@ -172,13 +172,12 @@ def test_a_streamed_body_over_the_limit_is_413_too(
 
 
 def test_a_document_already_in_the_history_is_not_its_own_past(
-    client: TestClient, world: World
+    client: TestClient, store: Store, world: World
 ) -> None:
     d = world.documents
     stored = d[d["issued_at"] < CUT]
     last = stored[stored["document_id"] == stored["document_id"].iloc[-1]]
     body = client.post("/v1/score", json=as_request(last)).json()
-    state = client.app.state.scorer.state  # type: ignore[attr-defined]
-    vectors = state.features_of(body["document_id"])
+    vectors = store.features_of(body["document_id"])
     count = FEATURE_NAMES.index("document_item_count")
     assert [v[count] for v in vectors] == [float(len(last))] * len(last)

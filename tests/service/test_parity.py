@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from riskscore.data import World
 from riskscore.features import CATEGORICAL, FEATURE_NAMES, build_features
 from riskscore.model import RiskModel
+from riskscore.store import Store
 
 from .conftest import CUT, as_request
 
@@ -30,7 +31,7 @@ def _events(world: World) -> list[tuple[pd.Timestamp, str, object]]:
 
 
 def test_served_features_and_scores_equal_the_batch_pipeline(
-    client: TestClient, world: World, model: RiskModel
+    client: TestClient, store: Store, world: World, model: RiskModel
 ) -> None:
     served: dict[str, list[float]] = {}
     scored = 0
@@ -54,13 +55,12 @@ def test_served_features_and_scores_equal_the_batch_pipeline(
     assert scored > 150
 
     batch = build_features(world.documents, model.stats, world.firms, world.outcomes)
-    state = client.app.state.scorer.state  # type: ignore[attr-defined]
     categorical = [FEATURE_NAMES.index(c) for c in CATEGORICAL]
     numeric = [i for i in range(len(FEATURE_NAMES)) if i not in categorical]
     for document_id, scores in served.items():
         rows = world.documents.index[world.documents["document_id"] == document_id]
         expected = batch.loc[rows].sort_index().to_numpy()
-        vectors = np.array(state.features_of(document_id), dtype=float)
+        vectors = np.array(store.features_of(document_id), dtype=float)
         np.testing.assert_array_equal(vectors[:, categorical], expected[:, categorical])
         np.testing.assert_allclose(vectors[:, numeric], expected[:, numeric], rtol=1e-9, atol=0)
         np.testing.assert_allclose(scores, model.score(expected), rtol=1e-9)

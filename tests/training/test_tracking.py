@@ -10,16 +10,17 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from riskscore import registry
+from riskscore.config import DEFAULT_MODEL_NAME
 from riskscore.data import load_world
 from riskscore.features import build_features
 from riskscore.report.registry import report_to
 from riskscore.training import tracking
-from riskscore.training.config import DEFAULT_CONFIG, load_config
+from riskscore.training.config import load_config
 from riskscore.training.pipeline import TrainingResult, train_model
 from riskscore.training.promote import promote
 
-ROOT = Path(__file__).resolve().parents[2]
-NAME = "reexport-risk"
+NAME = DEFAULT_MODEL_NAME
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> MlflowClient:
     models = tmp_path_factory.mktemp("models")
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        yield tracking.connect(models)
+        yield registry.connect(models)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_the_model_beats_rules_and_random_on_the_truth(first: TrainingResult) ->
 
 
 def test_a_run_carries_everything(client: MlflowClient, first: TrainingResult) -> None:
-    config = load_config(ROOT / DEFAULT_CONFIG)
+    config = load_config()
     registered = tracking.log_training(client, first, config, "[split]\n")
     run = client.get_run(registered.run_id)
     assert run.data.params["lightgbm.seed"] == "42"
@@ -60,22 +61,24 @@ def test_a_run_carries_everything(client: MlflowClient, first: TrainingResult) -
     assert "test_truth_precision_at_2pct_model" in run.data.metrics
     logged = {a.path for a in client.list_artifacts(registered.run_id)}
     assert {"config.toml", "evaluation.json", "importance.csv", "feature_catalogue.md"} <= logged
-    assert tracking.resolve(client, NAME, "challenger") == registered
+    assert registry.resolve(client, NAME, "challenger") == registered
     pyfunc = mlflow.pyfunc.load_model(f"models:/{NAME}@challenger")
     features = np.random.default_rng(0).random((5, len(first.model.feature_names)))
     scores = pyfunc.predict(pd.DataFrame(features, columns=list(first.model.feature_names)))
     assert np.all((scores > 0) & (scores < 1))  # scores, not 0/1 labels
-    loaded = tracking.load_model(registered)
+    loaded = registry.load_model(registered)
     np.testing.assert_array_equal(loaded.score(features), first.model.score(features))
 
 
 def test_promotion_and_its_record(client: MlflowClient, small_world: Path, tmp_path: Path) -> None:
     decision = promote(client, NAME)
     assert decision.promoted and decision.reason == "no champion yet"
-    champion = tracking.resolve(client, NAME, "champion")
+    champion = registry.resolve(client, NAME, "champion")
     assert champion is not None and champion.version == decision.challenger.version
-    config = load_config(ROOT / DEFAULT_CONFIG, {"lightgbm.seed": 7, "lightgbm.num_leaves": 4})
-    second = tracking.log_training(client, train_model(small_world, config), config, "")
+    config = load_config(None, {"lightgbm.seed": 7, "lightgbm.num_leaves": 4})
+    second = tracking.log_training(
+        client, train_model(load_world(small_world, with_truth=False), config), config, ""
+    )
     decision = promote(client, NAME)
     version = client.get_model_version(NAME, second.version)
     assert version.tags["promotion_decision"] == ("promoted" if decision.promoted else "rejected")
@@ -86,7 +89,7 @@ def test_promotion_and_its_record(client: MlflowClient, small_world: Path, tmp_p
     assert decision.promoted == better
     if not decision.promoted:
         assert promote(client, NAME, force=True).promoted
-    assert tracking.resolve(client, NAME, "champion").version == second.version  # type: ignore[union-attr]
+    assert registry.resolve(client, NAME, "champion").version == second.version  # type: ignore[union-attr]
     html = report_to(client, NAME, "champion", tmp_path / "report.html").read_text()
     for section in (
         "purpose",
@@ -101,9 +104,9 @@ def test_promotion_and_its_record(client: MlflowClient, small_world: Path, tmp_p
 
 
 def test_the_champion_scores_what_the_world_gives(client: MlflowClient, small_world: Path) -> None:
-    champion = tracking.resolve(client, NAME, "champion")
+    champion = registry.resolve(client, NAME, "champion")
     assert champion is not None
-    model = tracking.load_model(champion)
+    model = registry.load_model(champion)
     world = load_world(small_world, with_truth=False)
     part = world.documents.iloc[-500:]
     scores = model.score(build_features(part, model.stats))

@@ -1,10 +1,15 @@
-"""Data in: the synthetic world generator, the dataset loader and the validator."""
+"""Data in: the dataset loader and the validator (real or synthetic data alike).
+
+A dataset is a folder of Parquet files in the schema's layout (`riskscore.schema`):
+`documents`, and optionally `firms`, `outcomes` and `truth`. `load_world` validates and reads
+it into a `World` with the dtypes the rest of the code relies on.
+
+May import: `riskscore.schema`, `riskscore.reference`, `riskscore.errors`.
+"""
 
 from __future__ import annotations
 
-from riskscore.data.generate import generate
 from riskscore.data.io import World, load_world
 from riskscore.data.validate import validate
-from riskscore.data.world import WorldConfig
 
-__all__ = ["World", "WorldConfig", "generate", "load_world", "validate"]
+__all__ = ["World", "load_world", "validate"]

@@ -6,7 +6,8 @@ Dtypes are cast once, here, where data enters: strings as pandas `str`, times as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,15 +17,28 @@ from riskscore.data.validate import validate
 from riskscore.errors import DatasetError
 from riskscore.schema import TABLES
 
+# The tables a model is fitted from; their files' bytes make the dataset's digest.
+FITTED_FROM = ("documents", "firms", "outcomes")
+
 
 @dataclass(frozen=True)
 class World:
-    """A dataset: documents, and the firms register, outcomes and truth when present."""
+    """A dataset: documents, and the firms register, outcomes and truth when present.
+
+    `digest` is the SHA-256 of the files of FITTED_FROM as read (None for a dataset built in
+    memory); `source` the folder it came from.
+    """
 
     documents: pd.DataFrame
     firms: pd.DataFrame | None = None
     outcomes: pd.DataFrame | None = None
     truth: pd.DataFrame | None = None
+    digest: str | None = None
+    source: Path | None = None
+
+    def without_truth(self) -> World:
+        """The same dataset as a customs service would hold it: no ground truth."""
+        return replace(self, truth=None)
 
 
 def read_table(path: Path, name: str) -> pd.DataFrame:
@@ -55,4 +69,9 @@ def load_world(directory: Path, check: bool = True, with_truth: bool = True) -> 
         path = directory / f"{name}.parquet"
         if path.exists() and (with_truth or name != "truth"):
             tables[name] = read_table(path, name)
-    return World(**tables)
+    digest = hashlib.sha256()
+    for name in FITTED_FROM:
+        path = directory / f"{name}.parquet"
+        if path.exists():
+            digest.update(path.read_bytes())
+    return World(**tables, digest=digest.hexdigest(), source=directory.resolve())

@@ -1,13 +1,22 @@
 """Point-in-time features of document lines: one `feature_columns` for training and serving.
 
 A feature of a line issued at t uses only documents issued before t and outcomes recorded
-before t. Families: product (HS category), route, value (anomalies against fitted statistics),
-party (counterparty history) and chain (dwell time and the path through Kazakh firms).
+before t. The families are listed once, in `FAMILIES`: product (HS category), route, value
+(anomalies against fitted statistics), party (counterparty history) and chain (dwell time and
+the path through Kazakh firms). Each family module holds its `SPECS` and one
+`compute(inputs, stats)`; `SPECS`, `FEATURE_NAMES` and the compute loop are derived from the
+tuple, so adding a family is one new module and one entry here.
+
 `build_features` is the frame-in, frame-out form for training and batch scoring; the service
-calls `feature_columns` on the arrays of its in-memory history. Both run the same families.
+calls `feature_columns` on the arrays of its parties' history. Both run the same families.
+Pure computation: nothing here reads files, settings, storage, the registry or the clock.
+
+May import: `riskscore.schema`, `riskscore.reference`, `riskscore.errors`.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -15,30 +24,38 @@ import pandas as pd
 from riskscore.features import chain, party, product, route, value
 from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, canonical_order, columns_of, take, text
+from riskscore.features.firms import Register
 from riskscore.features.history import seconds
 from riskscore.features.inputs import Inputs
 from riskscore.features.lines import DERIVED, prepare
-from riskscore.features.register import Register
 from riskscore.features.stats import FeatureStats, fit_vocabularies
 
-SPECS: tuple[Spec, ...] = (
-    *product.SPECS, *route.SPECS, *value.SPECS, *party.SPECS, *chain.SPECS,
-)  # fmt: skip
+
+class Family(Protocol):
+    """What a feature family module provides."""
+
+    SPECS: tuple[Spec, ...]
+
+    def compute(self, inputs: Inputs, stats: FeatureStats) -> Columns: ...
+
+
+FAMILIES: tuple[Family, ...] = (product, route, value, party, chain)
+SPECS: tuple[Spec, ...] = tuple(spec for family in FAMILIES for spec in family.SPECS)
 FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in SPECS)
 CATEGORICAL: tuple[str, ...] = tuple(s.name for s in SPECS if s.categorical)
-LOT_COLUMNS = chain.LOT_COLUMNS
 STORED = chain.STORED
 
 __all__ = [
     "CATEGORICAL",
+    "FAMILIES",
     "FEATURE_NAMES",
-    "LOT_COLUMNS",
     "SPECS",
     "STORED",
+    "FeatureMatrix",
     "FeatureStats",
+    "Prepared",
     "Register",
     "build_features",
-    "build_features_with_lots",
     "feature_columns",
     "fit_feature_stats",
     "outcome_columns",
@@ -47,12 +64,26 @@ __all__ = [
 ]
 
 
+class FeatureMatrix(NamedTuple):
+    """What `feature_columns` answers for the wanted rows."""
+
+    matrix: np.ndarray  # one row per wanted line, columns in FEATURE_NAMES order
+    stored: Columns  # what the state stores per line (STORED): the lot made, the dwell sold
+
+
+class Prepared(NamedTuple):
+    """What the families read, and how the caller's rows were reordered to get it."""
+
+    inputs: Inputs
+    order: np.ndarray  # row k of the inputs' lines is row order[k] of the caller's columns
+
+
 def fit_feature_stats(train_documents: pd.DataFrame) -> FeatureStats:
     """Learn vocabularies and value statistics from the training window's documents."""
     cols = columns_of(train_documents)
     lines = cols | prepare(cols)
     unit_value, kg_per_unit = value.fit_value_cells(lines)
-    return FeatureStats(fit_vocabularies(lines), unit_value, kg_per_unit)
+    return FeatureStats(fit_vocabularies(SPECS, lines), unit_value, kg_per_unit)
 
 
 def outcome_columns(outcomes: pd.DataFrame) -> Columns:
@@ -75,30 +106,13 @@ def build_features(
     History features see the documents and outcomes passed in, so give the full history up to
     the lines you need, not just those lines. Categoricals are vocabulary codes (NaN unseen).
     """
-    return build_features_with_lots(documents, stats, firms, outcomes)[0]
-
-
-def build_features_with_lots(
-    documents: pd.DataFrame,
-    stats: FeatureStats,
-    firms: pd.DataFrame | None = None,
-    outcomes: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`build_features`, and the lot each bought line became (`LOT_COLUMNS`).
-
-    The online state stores the lots so that a firm's stock can later be rebuilt from the
-    firm's own history; documents carrying stored LOT_COLUMNS reuse them.
-    """
-    matrix, lots = feature_columns(
+    matrix, _ = feature_columns(
         columns_of(documents),
         stats,
         None if firms is None else Register(firms),
         None if outcomes is None else outcome_columns(outcomes),
     )
-    index = documents.index
-    return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=index), pd.DataFrame(
-        lots, index=index
-    )
+    return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=documents.index)
 
 
 def feature_columns(
@@ -107,9 +121,9 @@ def feature_columns(
     register: Register | None,
     outcomes: Columns | None,
     wanted: np.ndarray | None = None,
-) -> tuple[np.ndarray, Columns]:
-    """The feature matrix (columns in FEATURE_NAMES order) and the lots of the `wanted` rows
-    of `cols` (indices, in the order given; None: every row, as given).
+) -> FeatureMatrix:
+    """The features and STORED columns of the `wanted` rows of `cols` (indices, in the order
+    given; None: every row, as given).
 
     Every line is history for the others; the features are computed for the wanted rows only.
     The lines are put in canonical order first, (t, document_id, item_no), so every sum adds
@@ -117,19 +131,13 @@ def feature_columns(
     """
     inputs, order = prepare_inputs(cols, register, outcomes, wanted)
     every: Columns = {}
-    for family in (
-        product.compute(inputs, stats),
-        route.compute(inputs, stats),
-        value.compute(inputs, stats),
-        party.compute(inputs),
-        chain.compute(inputs),
-    ):
-        every.update(family)
+    for family in FAMILIES:
+        every.update(family.compute(inputs, stats))
     stacked = np.column_stack([every[name] for name in FEATURE_NAMES])
-    lots = {name: every[name] for name in STORED}
+    stored = {name: every[name] for name in STORED}
     if wanted is not None:
-        return stacked, lots
-    return _unsorted({"matrix": stacked}, order)["matrix"], _unsorted(lots, order)
+        return FeatureMatrix(stacked, stored)
+    return FeatureMatrix(_unsorted({"matrix": stacked}, order)["matrix"], _unsorted(stored, order))
 
 
 def prepare_inputs(
@@ -137,12 +145,9 @@ def prepare_inputs(
     register: Register | None = None,
     outcomes: Columns | None = None,
     wanted: np.ndarray | None = None,
-) -> tuple[Inputs, np.ndarray]:
-    """What the families read: the lines in canonical order with `lines.prepare`'s columns;
-    and that order (row k of the inputs is row order[k] of `cols`).
-
-    Canonical order is (issue second, document_id, item_no).
-    """
+) -> Prepared:
+    """The lines in canonical order (issue second, document_id, item_no) with
+    `lines.prepare`'s columns, the register, the outcomes and the wanted rows' positions."""
     order = canonical_order(cols)
     in_order = bool((order[1:] > order[:-1]).all())  # the service's history comes sorted
     lines = cols if in_order else take(cols, order)
@@ -152,7 +157,7 @@ def prepare_inputs(
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
         wanted = position[wanted]
-    return Inputs(lines, register, outcomes, wanted), order
+    return Prepared(Inputs(lines, register, outcomes, wanted), order)
 
 
 def trace_lots(documents: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """The feature catalogue: every feature's name, family, meaning in plain words, unit, horizon.
 
 Each family module declares its `SPECS`; `FEATURE_NAMES` is their order. `features/catalogue.md`
-and `features/sets/default.json` are written from here by `riskscore features --catalogue` and a
+and `features/sets/default.json` are written from here by `riskscore catalogue` and a
 test checks that the committed files match, so they never go stale. The report and the service's
 reasons take their sentences from `Spec.meaning`.
 """
@@ -22,6 +22,9 @@ class Spec:
     unit: str
     lookback: str  # how far back it looks: "this document", "all history before t", "365 days"
     categorical: bool = False
+    # The line column a categorical is encoded from through a vocabulary frozen at fit time
+    # (`FeatureStats.encode`); None for numbers and for fixed codes such as country groups.
+    vocabulary: str | None = None
 
 
 def render_markdown(specs: tuple[Spec, ...]) -> str:
@@ -29,7 +32,7 @@ def render_markdown(specs: tuple[Spec, ...]) -> str:
     lines = [
         "# Feature catalogue",
         "",
-        "Generated from `src/riskscore/features/` by `riskscore features --catalogue`; do not edit.",
+        "Generated from `src/riskscore/features/` by `riskscore catalogue`; do not edit.",
         "Every history feature of a document issued at *t* uses only documents issued before *t*",
         "and inspection outcomes recorded before *t*.",
         "",

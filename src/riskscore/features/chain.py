@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from riskscore.features.catalogue import Spec
-from riskscore.features.columns import Columns, isin
+from riskscore.features.columns import SECONDS_PER_DAY, Columns, isin
 from riskscore.features.history import Events, key_codes, segments
 from riskscore.features.inputs import Inputs
+from riskscore.features.stats import FeatureStats
+from riskscore.reference import eaeu_partners
 
-_DAY = 86_400
 _FAST_DAYS = 7
 _LINE = "this line's chain, before t"
 SPECS: tuple[Spec, ...] = (
@@ -187,8 +188,8 @@ def _sell(
     taken = amount[i] if amount[i] == amount[i] else lot.remaining
     lot.remaining -= min(taken, lot.remaining)
     result[i] = (
-        (t[i] - lot.t) / _DAY,
-        (t[i] - lot.chain_start) / _DAY,
+        (t[i] - lot.t) / SECONDS_PER_DAY,
+        (t[i] - lot.chain_start) / SECONDS_PER_DAY,
         lot.firms,
         float(cols["origin_country"][i] != lot.origin),
         float(cols["hs6"][i] != lot.hs6),
@@ -251,7 +252,7 @@ def reexport_history(lines: Columns, dwell: np.ndarray, rows: np.ndarray | None)
     (for the given rows of `lines`; every row when None), from each line's dwell_days."""
     t = lines["t"]
     subject = key_codes(lines["subject_id"])
-    eaeu = isin(lines["destination_country"], _EAEU_PARTNERS) & (lines["flow"] == "export")
+    eaeu = isin(lines["destination_country"], eaeu_partners()) & (lines["flow"] == "export")
     traced_export = eaeu & ~np.isnan(dwell)
     fast = (dwell <= _FAST_DAYS).astype(float)
     events = Events.build(subject[traced_export], t[traced_export], fast[traced_export])
@@ -262,10 +263,7 @@ def reexport_history(lines: Columns, dwell: np.ndarray, rows: np.ndarray | None)
     return {"firm_reexports_to_eaeu_before": count, "firm_fast_reexport_share": share}
 
 
-_EAEU_PARTNERS = frozenset({"RU", "BY", "KG", "AM"})
-
-
-def compute(inputs: Inputs) -> Columns:
+def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The chain features of the wanted lines, then the STORED columns of those lines.
 
     When the lines carry what the state stores (the service's history), only the stock the

@@ -11,7 +11,8 @@ as fast as pandas' own loops over Python strings.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ import pandas as pd
 
 Columns = dict[str, np.ndarray]
 MICROS_PER_SECOND = 1_000_000  # times travel as microseconds; features count whole seconds
+SECONDS_PER_DAY = 86_400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # The document columns the features read (a served history needs nothing else).
 TEXT = ("document_id", "doc_type", "flow", "declarant_id", "consignor_id", "consignor_country",
@@ -45,6 +48,15 @@ def micros(times: pd.Series) -> np.ndarray:
     return times.to_numpy(dtype="datetime64[us]").astype("int64")
 
 
+def micros_of(moment: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of one aware datetime, exactly.
+
+    >>> micros_of(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC))
+    1000005
+    """
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
 def columns_of(documents: pd.DataFrame) -> Columns:
     """The columns the features read, from a documents frame (with stored lots if present).
 
@@ -60,6 +72,22 @@ def columns_of(documents: pd.DataFrame) -> Columns:
             cols[name] = documents[name].to_numpy(dtype="float64", na_value=np.nan)
         for name in LOT_TEXT:
             cols[name] = text(documents[name])
+    return cols
+
+
+def columns_of_rows(rows: Sequence[Mapping[str, Any]]) -> Columns:
+    """The columns the features read, from `schema.document_rows` rows (a served document);
+    the STORED columns are empty, to be traced."""
+    cols: Columns = {}
+    for name in (*TEXT, *LOT_TEXT):
+        cols[name] = np.empty(len(rows), dtype=object)
+        cols[name][:] = [
+            None if name in LOT_TEXT or r[name] is None else str(r[name]) for r in rows
+        ]
+    for name in (*NUMBERS, *LOT_NUMBERS):
+        cols[name] = np.array([np.nan if r.get(name) is None else r[name] for r in rows], float)
+    cols["item_no"] = np.array([r["item_no"] for r in rows], dtype=np.int64)
+    cols["issued_us"] = np.array([micros_of(r["issued_at"]) for r in rows], dtype=np.int64)
     return cols
 
 

@@ -24,6 +24,8 @@ from riskscore.features.columns import MICROS_PER_SECOND
 
 _TIME_LIMIT = 1 << 32  # packed times must fit the low 32 bits
 _TIME_BITS = 32
+_KEY_LIMIT = 1 << 31  # key codes stay below this, so a packed key never reaches the sign bit
+_CODE_LIMIT = 1 << 62  # composite codes are compacted before they could overflow int64
 
 
 def seconds(times: pd.Series) -> np.ndarray:
@@ -53,10 +55,6 @@ def key_codes(*parts: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
             codes, size = _compact(codes)
         codes, size = codes * cardinality + part_codes, size * cardinality
     return codes if size < _KEY_LIMIT else _compact(codes)[0]
-
-
-_KEY_LIMIT = 1 << 31
-_CODE_LIMIT = 1 << 62
 
 
 def _compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -125,6 +123,29 @@ class Events:
         last = (self.packed[prior] & ((1 << _TIME_BITS) - 1)).astype(float)
         return np.where(found, last, np.nan)
 
+    def longest_gap_before(self, key: np.ndarray, time: np.ndarray) -> np.ndarray:
+        """Longest gap (seconds) between consecutive events of the key before `time`, the open
+        gap up to `time` included; NaN for a key with no event before it. Read from the
+        events' own (key, time) order: no second sort.
+
+        >>> e = Events.build(np.array([1, 1, 1]), np.array([0, 10, 13]))
+        >>> e.longest_gap_before(np.array([1, 1, 2]), np.array([12, 40, 5])).tolist()
+        [10.0, 27.0, nan]
+        """
+        if not len(self.packed):
+            return np.full(len(key), np.nan)
+        k, s = self.packed >> _TIME_BITS, self.packed & ((1 << _TIME_BITS) - 1)
+        rank = np.zeros(len(k), dtype=np.int64)  # 0, 1, 2, ... by key
+        rank[segments(k)[1:-1]] = 1
+        rank = np.cumsum(rank)
+        gap = np.diff(s, prepend=s[0])
+        gap[np.diff(rank, prepend=-1) != 0] = 0  # a key's first event opens no gap
+        running = _running_max(rank, gap)
+        high = np.searchsorted(self.packed, (key << _TIME_BITS) | time, side="left") - 1
+        safe = np.maximum(high, 0)
+        found = (high >= 0) & (k[safe] == key)
+        return np.where(found, np.maximum(running[safe], time - s[safe]), np.nan)
+
 
 def segments(sorted_key: np.ndarray) -> np.ndarray:
     """Start of each run of equal keys in a sorted key array, plus its length at the end.
@@ -135,6 +156,17 @@ def segments(sorted_key: np.ndarray) -> np.ndarray:
     bounds = np.ones(len(sorted_key) + 1, dtype=bool)
     np.not_equal(sorted_key[1:], sorted_key[:-1], out=bounds[1:-1])
     return np.flatnonzero(bounds)
+
+
+def _running_max(rank: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Running maximum of non-negative gaps (whole seconds, < 2^32) within each key, for keys
+    ranked 0, 1, 2, ... in order.
+
+    Each key's run is lifted by its rank << 32, so one global running maximum never carries a
+    value across keys: every lifted value of a later key exceeds all of an earlier one's.
+    """
+    lifted = (rank << _TIME_BITS) + gap.astype(np.int64)
+    return np.asarray(np.maximum.accumulate(lifted) - (rank << _TIME_BITS), dtype=float)
 
 
 def _positions(sorted_key: np.ndarray) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from riskscore.features.columns import Columns, coded, take
+from riskscore.features.firms import Register
 from riskscore.features.history import segments
-from riskscore.features.register import Register
 
 _PARTIES = ("consignor_id", "consignee_id", "declarant_id", "subject_id", "partner_id")
 

@@ -11,7 +11,6 @@ import numpy as np
 
 from riskscore.features.columns import MICROS_PER_SECOND, Columns, positive, prefix
 
-SECONDS_PER_DAY = 86_400
 DERIVED = ("t", "hs6", "hs4", "chapter", "subject_id", "partner_id", "partner_country", "amount",
            "unit_value")  # fmt: skip
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from riskscore.features.catalogue import Spec
-from riskscore.features.columns import Columns, isin
+from riskscore.features.columns import SECONDS_PER_DAY, Columns, isin
+from riskscore.features.firms import REGISTER_FEATURES
 from riskscore.features.history import Events, cumulative, key_codes, segments
 from riskscore.features.inputs import Inputs
-from riskscore.features.register import REGISTER_FEATURES
+from riskscore.features.stats import FeatureStats
 from riskscore.features.value import document_sums
 from riskscore.reference import chpl_tiers
 
-_DAY = 86_400
 _ALL = "all history before t"
 _REGISTER = "firms register at t"
 SPECS: tuple[Spec, ...] = (
@@ -67,18 +67,20 @@ def _activity(inputs: Inputs, out: Columns) -> None:
     subject, partner, t = inputs.at(every_subject), inputs.at(every_partner), inputs.at(lines["t"])
     activity = Events.build(event_key, when, amount)
     for window in (30, 90, 365):
-        count, value = activity.before(subject, t, window * _DAY)
+        count, value = activity.before(subject, t, window * SECONDS_PER_DAY)
         out[f"firm_documents_{window}d"] = count
         out[f"firm_value_usd_{window}d"] = value
     recent = out["firm_value_usd_90d"]
-    _, year = activity.before(subject, np.maximum(t - 90 * _DAY, 0), 365 * _DAY)
+    _, year = activity.before(
+        subject, np.maximum(t - 90 * SECONDS_PER_DAY, 0), 365 * SECONDS_PER_DAY
+    )
     usual = year * 90 / 365
     out["firm_activity_surge_ratio"] = np.where(
         usual > 0, recent / np.where(usual > 0, usual, 1), np.nan
     )
     last = activity.last_before(subject, t)
-    out["firm_days_since_previous_activity"] = (t - last) / _DAY
-    out["firm_longest_gap_days"] = _longest_gap(activity, subject, t)
+    out["firm_days_since_previous_activity"] = (t - last) / SECONDS_PER_DAY
+    out["firm_longest_gap_days"] = activity.longest_gap_before(subject, t) / SECONDS_PER_DAY
     out["partner_documents_before"], _ = activity.before(partner, t)
     first = _first_times(every_partner, every_subject, lines["t"])
     distinct = Events.build(every_partner[first], lines["t"][first])
@@ -91,36 +93,6 @@ def _first_times(key: np.ndarray, other: np.ndarray, t: np.ndarray) -> np.ndarra
     order = np.lexsort((t, pair))
     first: np.ndarray = order[segments(pair[order])[:-1]]
     return first
-
-
-def _longest_gap(events: Events, query: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Largest gap between consecutive events of the key before t, the open gap to t included
-    (from the events' own (key, time) order: no second sort)."""
-    if not len(events.packed):
-        return np.full(len(query), np.nan)
-    packed = events.packed
-    k, s = packed >> 32, packed & ((1 << 32) - 1)
-    rank = np.zeros(len(k), dtype=np.int64)  # 0, 1, 2, ... by key
-    rank[segments(k)[1:-1]] = 1
-    rank = np.cumsum(rank)
-    gap = np.diff(s, prepend=s[0])
-    gap[np.diff(rank, prepend=-1) != 0] = 0  # a key's first event opens no gap
-    running = _running_max(rank, gap)
-    high = np.searchsorted(packed, (query << 32) | t, side="left") - 1
-    safe = np.maximum(high, 0)
-    found = (high >= 0) & (k[safe] == query)
-    return np.where(found, np.maximum(running[safe], t - s[safe]) / _DAY, np.nan)
-
-
-def _running_max(rank: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """Running maximum of non-negative gaps (whole seconds, < 2^32) within each key, for keys
-    ranked 0, 1, 2, ... in order.
-
-    Each key's run is lifted by its rank << 32, so one global running maximum never carries a
-    value across keys: every lifted value of a later key exceeds all of an earlier one's.
-    """
-    lifted = (rank << 32) + gap.astype(np.int64)
-    return np.asarray(np.maximum.accumulate(lifted) - (rank << 32), dtype=float)
 
 
 def _trade(inputs: Inputs, out: Columns) -> None:
@@ -219,7 +191,7 @@ def _party_counts(
     return count
 
 
-def compute(inputs: Inputs) -> Columns:
+def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The counterparty-history features of every line."""
     out: Columns = {}
     _register(inputs, out)

@@ -14,9 +14,9 @@ from riskscore.reference import CHPL_TIERS, chpl_tiers, hs_catalogue
 
 _DOC = "this line"
 SPECS: tuple[Spec, ...] = (
-    Spec("hs_chapter_code", "product", "HS chapter of the goods (first two digits)", "category", _DOC, True),
-    Spec("hs_heading_code", "product", "HS heading of the goods (first four digits)", "category", _DOC, True),
-    Spec("hs6_code", "product", "HS subheading of the goods (first six digits)", "category", _DOC, True),
+    Spec("hs_chapter_code", "product", "HS chapter of the goods (first two digits)", "category", _DOC, True, "chapter"),
+    Spec("hs_heading_code", "product", "HS heading of the goods (first four digits)", "category", _DOC, True, "hs4"),
+    Spec("hs6_code", "product", "HS subheading of the goods (first six digits)", "category", _DOC, True, "hs6"),
     Spec("chpl_flag", "product", "The goods are on the Common High Priority List of items Russia seeks for weapons", "0/1", _DOC),
     Spec("chpl_tier_rank", "product", "CHPL tier of the goods: 1 integrated circuits ... 6 CNC machine tools (empty when not CHPL)", "rank 1-6", _DOC),
     Spec("near_chpl_flag", "product", "The HS code is a neighbour of a CHPL code, the kind used to misclassify CHPL goods", "0/1", _DOC),
@@ -49,10 +49,7 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     lines = inputs.rows
     hs6 = lines["hs6"]
     tier = chpl_tier_rank(hs6)
-    return {
-        "hs_chapter_code": stats.encode("hs_chapter_code", lines["chapter"]),
-        "hs_heading_code": stats.encode("hs_heading_code", lines["hs4"]),
-        "hs6_code": stats.encode("hs6_code", hs6),
+    return stats.encode_all(SPECS, lines) | {
         "chpl_flag": (~np.isnan(tier)).astype(float),
         "chpl_tier_rank": tier,
         "near_chpl_flag": isin(hs6, _neighbour_codes()).astype(float),

@@ -10,27 +10,25 @@ from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, lookup
 from riskscore.features.history import first_seen, key_codes
 from riskscore.features.inputs import Inputs
-from riskscore.features.stats import CATEGORICAL_SOURCES, FeatureStats
+from riskscore.features.stats import FeatureStats
 from riskscore.reference import country_group
 
 _DOC = "this document"
+# (feature, the line column it encodes, meaning)
 _CODES = (
-    (
-        "doc_type_code",
-        "Document type: customs declaration (DT), e-invoice (ESF) or accompanying invoice (SNT)",
-    ),
-    ("flow_code", "Direction of the goods: import, domestic, export or transit"),
-    ("origin_country_code", "Country where the goods were made"),
-    ("dispatch_country_code", "Country the goods were dispatched from"),
-    ("destination_country_code", "Country the goods are going to"),
-    ("partner_country_code", "Country of the party on the other side of the deal"),
-    ("transport_mode_code", "Mode of transport at the border"),
-    ("office_code", "Customs office or border crossing"),
-    ("invoice_currency_code", "Currency of the invoice"),
-)
+    ("doc_type_code", "doc_type", "Document type: customs declaration (DT), e-invoice (ESF) or accompanying invoice (SNT)"),
+    ("flow_code", "flow", "Direction of the goods: import, domestic, export or transit"),
+    ("origin_country_code", "origin_country", "Country where the goods were made"),
+    ("dispatch_country_code", "dispatch_country", "Country the goods were dispatched from"),
+    ("destination_country_code", "destination_country", "Country the goods are going to"),
+    ("partner_country_code", "partner_country", "Country of the party on the other side of the deal"),
+    ("transport_mode_code", "transport_mode", "Mode of transport at the border"),
+    ("office_code", "office", "Customs office or border crossing"),
+    ("invoice_currency_code", "invoice_currency", "Currency of the invoice"),
+)  # fmt: skip
 GROUPS = ("kazakhstan", "eaeu_partner", "sanctions_coalition", "transshipment_hub", "other")
 SPECS: tuple[Spec, ...] = (
-    *(Spec(name, "route", meaning, "category", _DOC, True) for name, meaning in _CODES),
+    *(Spec(name, "route", meaning, "category", _DOC, True, source) for name, source, meaning in _CODES),
     Spec("origin_group", "route", "Group of the origin country: 0 Kazakhstan, 1 EAEU partner, 2 sanctions coalition, 3 transshipment hub, 4 other", "category", _DOC, True),
     Spec("dispatch_group", "route", "Group of the dispatch country (same groups as origin_group)", "category", _DOC, True),
     Spec("destination_group", "route", "Group of the destination country (same groups as origin_group)", "category", _DOC, True),
@@ -66,7 +64,7 @@ def _group_codes() -> dict[str, float]:
 def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The route features of every line."""
     lines = inputs.rows
-    out = {name: stats.encode(name, lines[source]) for name, source in _SOURCES.items()}
+    out = stats.encode_all(SPECS, lines)
     for group, column in (("origin_group", "origin_country"), ("dispatch_group", "dispatch_country"),
                           ("destination_group", "destination_country")):  # fmt: skip
         out[group] = country_group_code(lines[column])
@@ -80,6 +78,3 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     route = key_codes(*(inputs.codes(name) for name in parts))
     out["route_new_for_firm"] = first_seen(route, inputs.lines["t"], inputs.wanted)
     return out
-
-
-_SOURCES = {name: CATEGORICAL_SOURCES[name] for name, _ in _CODES}

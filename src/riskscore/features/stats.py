@@ -7,29 +7,16 @@ through JSON (`to_dict` / `from_dict`) for the model bundle.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, lookup
 
-# Categorical columns with a frozen vocabulary: feature name -> column it encodes.
-CATEGORICAL_SOURCES: dict[str, str] = {
-    "hs_chapter_code": "chapter",
-    "hs_heading_code": "hs4",
-    "hs6_code": "hs6",
-    "doc_type_code": "doc_type",
-    "flow_code": "flow",
-    "origin_country_code": "origin_country",
-    "dispatch_country_code": "dispatch_country",
-    "destination_country_code": "destination_country",
-    "partner_country_code": "partner_country",
-    "transport_mode_code": "transport_mode",
-    "office_code": "office",
-    "invoice_currency_code": "invoice_currency",
-}
 MIN_CELL = 20  # rows a cell needs before its median and MAD are trusted
 MAD_FLOOR = 0.05  # in log units: a cell of identical prices must not make every z infinite
 
@@ -131,6 +118,10 @@ class FeatureStats:
         self.kg_per_unit.prepare()
         return self
 
+    def encode_all(self, specs: Iterable[Spec], lines: Columns) -> Columns:
+        """The vocabulary codes of every spec with a `vocabulary` source column."""
+        return {s.name: self.encode(s.name, lines[s.vocabulary]) for s in specs if s.vocabulary}
+
     def encode(self, name: str, values: np.ndarray) -> np.ndarray:
         """Integer code of each value in the frozen vocabulary; unseen or missing gives NaN."""
         codes = self._codes.get(name)
@@ -154,9 +145,10 @@ class FeatureStats:
         )
 
 
-def fit_vocabularies(lines: Columns) -> dict[str, list[str]]:
-    """Sorted distinct values of every categorical source column (the frozen categories)."""
+def fit_vocabularies(specs: Iterable[Spec], lines: Columns) -> dict[str, list[str]]:
+    """Sorted distinct values of each spec's `vocabulary` column (the frozen categories)."""
     return {
-        name: sorted(str(v) for v in pd.unique(lines[source]) if v is not None)
-        for name, source in CATEGORICAL_SOURCES.items()
+        s.name: sorted(str(v) for v in pd.unique(lines[s.vocabulary]) if v is not None)
+        for s in specs
+        if s.vocabulary
     }

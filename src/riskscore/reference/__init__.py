@@ -1,17 +1,25 @@
-"""Reference tables shipped inside the package: CHPL, countries, offices, the HS catalogue.
+"""Reference tables shipped inside the package: CHPL, countries, offices, the HS catalogue,
+and the policy dates features read.
 
 Every loader reads its CSV on first call and caches the result; importing this module reads
 nothing. The tables are described in `reference/README.md` beside the files.
+
+May import: nothing of riskscore (it is the ground floor).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from importlib import resources
 
 import pandas as pd
 
 CHPL_TIERS: tuple[str, ...] = ("1", "2", "3.A", "3.B", "4.A", "4.B")
+# Russia's full-scale invasion of Ukraine: the date sanctions evasion through Kazakhstan starts
+# from (docs/world.md).
+INVASION = date(2022, 2, 24)
+HOME_COUNTRY = "KZ"
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -46,6 +54,16 @@ def country_group(group: str) -> frozenset[str]:
     if not members:
         raise KeyError(f"unknown country group {group!r}")
     return members
+
+
+@cache
+def eaeu_partners(home: str = HOME_COUNTRY) -> frozenset[str]:
+    """The other members of the Eurasian Economic Union, seen from `home`: no customs border.
+
+    >>> sorted(eaeu_partners())
+    ['AM', 'BY', 'KG', 'RU']
+    """
+    return country_group("eaeu") - {home}
 
 
 @cache

@@ -2,6 +2,10 @@
 
 `render_report` turns a `ReportContext` into one self-contained HTML page; `write_report`
 saves it. Importing this package draws nothing and changes no matplotlib setting.
+`registry.report_to` assembles the context of a registered version from the model registry.
+
+May import: `riskscore.registry`, `riskscore.model`, `riskscore.features`, `riskscore.errors`;
+never `riskscore.training`.
 """
 
 from __future__ import annotations

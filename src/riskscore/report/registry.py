@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
-
+from riskscore import registry
+from riskscore.registry import Client
 from riskscore.report.context import ReportContext
 from riskscore.report.html import write_report
-from riskscore.training import tracking
 
 
-def context_from_registry(client: MlflowClient, name: str, alias: str) -> ReportContext:
+def context_from_registry(client: Client, name: str, alias: str) -> ReportContext:
     """Everything the report shows about the version behind `alias`."""
-    registered = tracking.resolve(client, name, alias)
-    if registered is None:
-        raise tracking.RegistryError(f"model {name!r} has no version with alias {alias!r}")
-    model = tracking.load_model(registered)
-    logged = tracking.run_artifacts(client, registered.run_id)
+    registered = registry.require(client, name, alias, "train (and promote) a model first")
+    model = registry.load_model(registered)
+    logged = registry.run_artifacts(client, registered.run_id)
     meta = model.metadata
     return ReportContext(
         model_name=name,
@@ -35,9 +32,9 @@ def context_from_registry(client: MlflowClient, name: str, alias: str) -> Report
     )
 
 
-def report_to(client: MlflowClient, name: str, alias: str, out: Path) -> Path:
+def report_to(client: Client, name: str, alias: str, out: Path) -> Path:
     """Write the report of the version behind `alias` to `out` and attach it to its run."""
     context = context_from_registry(client, name, alias)
     path = write_report(context, out)
-    tracking.log_report(client, context.run_id, path)
+    registry.attach(client, context.run_id, path)
     return path

@@ -9,45 +9,47 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from riskscore import __version__
+from riskscore import __version__, registry
 from riskscore.config import Settings
-from riskscore.features.state import OnlineState
 from riskscore.model import RiskModel
 from riskscore.service import problems
 from riskscore.service.routes import router
+from riskscore.service.runtime import ModelRuntime
 from riskscore.service.scoring import Scorer
+from riskscore.store import Store, open_store
 
 
 def create_app(
     settings: Settings | None = None,
     model: RiskModel | None = None,
-    state: OnlineState | None = None,
+    store: Store | None = None,
 ) -> FastAPI:
-    """Build the app. Tests pass `model` and `state`; otherwise the champion is loaded from
-    the registry and the state opened from the data folder at start-up."""
+    """Build the app. Tests pass `model` and `store`; otherwise the champion is loaded from
+    the registry and the store opened from `settings.store_url` at start-up."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = model or _champion(settings)
-        store = state or OnlineState(settings.state_path)
+        runtime = ModelRuntime(model or _champion(settings), settings.model_name,
+                               settings.model_alias)  # fmt: skip
+        opened = store or open_store(settings.store_url)
         app.state.settings = settings
         try:
-            app.state.scorer = Scorer(loaded, store, settings)
+            app.state.scorer = Scorer(runtime, opened, settings)
         except Exception:
-            if state is None:
-                store.close()
+            if store is None:
+                opened.close()
             raise
-        if state is None:
-            store.checkpoint_in_background()
+        if store is None:
+            opened.housekeeping()
         # Everything loaded so far (the model, MLflow's modules, the state's mirror) lives as
         # long as the process: move it out of the garbage collector's sight, or a full
         # collection walks all of it and stalls one request for ~150 ms.
         gc.collect()
         gc.freeze()
         yield
-        if state is None:
-            store.close()
+        if store is None:
+            opened.close()
 
     app = FastAPI(
         title="riskscore",
@@ -62,14 +64,10 @@ def create_app(
 
 
 def _champion(settings: Settings) -> RiskModel:
-    from riskscore.training import tracking
-
-    client = tracking.connect(settings.models_dir)
-    registered = tracking.resolve(client, settings.model_name, settings.model_alias)
-    if registered is None:
-        wanted = f"{settings.model_name}@{settings.model_alias}"
-        raise tracking.RegistryError(f"no {wanted} in the registry: train and promote first")
-    model = tracking.load_model(registered)
+    client = registry.connect(settings.models_dir, create=False)
+    hint = "train and promote first"
+    registered = registry.require(client, settings.model_name, settings.model_alias, hint)
+    model = registry.load_model(registered)
     model.metadata["alias"] = settings.model_alias
     return model
 

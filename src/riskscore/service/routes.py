@@ -1,5 +1,5 @@
 """Routes: parse, score, answer. Scoring is `async def`: one event-loop thread serialises
-writes to the online state, and design.md measured the thread-pool hop at 4x the p99."""
+the process's work on the online state (docs/decisions.md, "Scoring routes are async def")."""
 
 from __future__ import annotations
 
@@ -37,18 +37,18 @@ async def livez() -> dict[str, str]:
 
 @router.get("/readyz", summary="Model loaded and state store reachable")
 async def readyz(scorer: ScorerDep) -> Response:
-    if not scorer.state.ping():
+    if not scorer.store.ping():
         return problem(503, "Not ready", "the online state does not answer")
     return JSONResponse({"status": "ready"})
 
 
 @router.get("/version", response_model=VersionInfo, summary="Service and model versions")
 async def version(scorer: ScorerDep) -> VersionInfo:
-    meta = scorer.model.metadata
+    name, version, alias = scorer.runtime.identity
     return VersionInfo(
         service=__version__,
-        model_name=str(meta.get("name", scorer.settings.model_name)),
-        model_version=str(meta.get("version", "unregistered")),
-        model_alias=str(meta.get("alias", scorer.settings.model_alias)),
+        model_name=name,
+        model_version=version,
+        model_alias=alias,
         features=len(FEATURE_NAMES),
     )

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from datetime import date, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from riskscore.config import DEFAULT_MODEL_NAME
 from riskscore.errors import ConfigError
-
-DEFAULT_CONFIG = Path("training/configs/default.toml")
 
 
 class _Frozen(BaseModel):
@@ -68,7 +69,7 @@ class Channels(_Frozen):
 
 
 class ModelName(_Frozen):
-    name: str = Field("reexport-risk", pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    name: str = Field(DEFAULT_MODEL_NAME, pattern=r"^[a-z0-9][a-z0-9\-]*$")
 
 
 class TrainConfig(_Frozen):
@@ -79,11 +80,26 @@ class TrainConfig(_Frozen):
     channels: Channels = Channels()
     model: ModelName = ModelName()
 
+    def to_toml(self) -> str:
+        """The resolved config as TOML text (logged with the run; `load_config` reads it)."""
+        lines = []
+        for section, values in self.model_dump(mode="json").items():
+            lines.append(f"[{section}]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+            lines.append("")
+        return "\n".join(lines)
 
-def load_config(path: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Parse a TOML config; `overrides` maps "section.key" to a value (from CLI flags)."""
+
+def default_config_text() -> str:
+    """The default config shipped inside the package."""
+    return resources.files(__package__).joinpath("default.toml").read_text()
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Parse a TOML config (None: the packaged default); `overrides` maps "section.key" to a
+    value (from CLI flags)."""
     try:
-        raw = tomllib.loads(Path(path).read_text())
+        raw = tomllib.loads(default_config_text() if path is None else Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: {error}") from None
     for dotted, value in (overrides or {}).items():

@@ -1,27 +1,31 @@
 """One training run end to end, without MLflow: data -> features -> booster -> evaluation.
 
 The model is fitted from what a customs service would have (documents, register, outcomes).
-The synthetic world's truth is read only afterwards, to evaluate on the test window.
+What evaluation compares it with beyond the inspected labels (the ground truth of generated
+data, a legacy-rules ranker) is handed in as `Baselines`; nothing here opens a dataset's
+files or knows the synthetic world.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from riskscore.data import World, load_world
-from riskscore.data.inspections import rule_probability
-from riskscore.data.io import read_table
-from riskscore.features import CATEGORICAL, FEATURE_NAMES, build_features, fit_feature_stats
+from riskscore.data import World
+from riskscore.features import (
+    CATEGORICAL,
+    FEATURE_NAMES,
+    FeatureStats,
+    build_features,
+    fit_feature_stats,
+)
 from riskscore.model import RiskModel
 from riskscore.training.config import TrainConfig
 from riskscore.training.evaluate import evaluate
@@ -38,6 +42,23 @@ log = logging.getLogger(__name__)
 _SAMPLE = 10_000  # test lines for the TreeSHAP importance tables (cost grows with the trees)
 
 
+# A ranker scores each line of a documents frame (higher: inspect first).
+Ranker = Callable[[pd.DataFrame], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """What evaluation compares the model with, beyond the inspected labels, when known.
+
+    `truth` has per line (document_id, item_no) `is_evasion`, `typology` and `p_evasion` (the
+    generator's chain-start probability, shown as the oracle); `legacy_rules` ranks lines as
+    today's selectivity rules would.
+    """
+
+    truth: pd.DataFrame | None = None
+    legacy_rules: Ranker | None = None
+
+
 @dataclass
 class TrainingResult:
     """What a run produced: the model and every figure and table about it."""
@@ -50,20 +71,23 @@ class TrainingResult:
     counts: dict[str, int]
 
 
-def fingerprint(directory: Path, documents: pd.DataFrame) -> dict[str, Any]:
-    """Hash of the input files a model was trained on, with row counts and date range."""
-    digest = hashlib.sha256()
-    for name in ("documents", "firms", "outcomes"):
-        path = Path(directory) / f"{name}.parquet"
-        if path.exists():
-            digest.update(path.read_bytes())
+def fingerprint(world: World) -> dict[str, Any]:
+    """What a model was fitted from: the dataset's digest, row counts and date range."""
+    documents = world.documents
     return {
-        "sha256": digest.hexdigest(),
+        "sha256": world.digest,
         "lines": len(documents),
         "documents": int(documents["document_id"].nunique()),
         "first": str(documents["issued_at"].min().date()),
         "last": str(documents["issued_at"].max().date()),
     }
+
+
+def world_features(world: World, train: np.ndarray) -> tuple[FeatureStats, pd.DataFrame]:
+    """Statistics fitted on the `train` lines, and every line's features with them."""
+    documents = world.documents
+    stats = fit_feature_stats(documents[train])
+    return stats, build_features(documents, stats, world.firms, world.outcomes)
 
 
 def document_max(lines: pd.DataFrame, score: np.ndarray) -> np.ndarray:
@@ -77,16 +101,19 @@ def document_max(lines: pd.DataFrame, score: np.ndarray) -> np.ndarray:
 
 
 def train_model(
-    directory: Path, config: TrainConfig, git_commit: str = "unknown"
+    world: World,
+    config: TrainConfig,
+    baselines: Baselines | None = None,
+    git_commit: str = "unknown",
 ) -> TrainingResult:
-    """Fit, set channel thresholds on validation, evaluate on test."""
+    """Fit on `world` (its truth, if any, is never read), set channel thresholds on
+    validation, evaluate on test against the `baselines`."""
     began = time.perf_counter()
-    world = load_world(directory, with_truth=False)
+    world = world.without_truth()
     documents = world.documents
     lines = attach_outcomes(documents, world.outcomes)
     windows = window_masks(lines, config.split)
-    stats = fit_feature_stats(documents[windows["train"]])
-    features = build_features(documents, stats, world.firms, world.outcomes)
+    stats, features = world_features(world, windows["train"])
     log.info("features of %d lines built (%.0f s)", len(features), time.perf_counter() - began)
     labelled = labelled_masks(lines, config.split)
     y = lines["violation_found"].to_numpy(dtype=int)
@@ -107,14 +134,16 @@ def train_model(
     )
     model.metadata = {
         "windows": {k: [str(a), str(b)] for k, (a, b) in config.split.windows().items()},
-        "fingerprint": fingerprint(directory, documents),
+        "fingerprint": fingerprint(world),
         "git_commit": git_commit,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "best_iteration": booster.best_iteration,
-        "data_dir": str(Path(directory).resolve()),
+        "data_dir": str(world.source),
     }
     test = windows["test"]
-    scored = score_window(model, world, features, lines, test, directory, config.lightgbm.seed)
+    scored = score_window(
+        model, documents, features, lines, test, baselines or Baselines(), config.lightgbm.seed
+    )
     evaluation = evaluate(scored, red=config.channels.red_share)
     log.info("test window evaluated; computing importance (%.0f s)", time.perf_counter() - began)
     sample = features[test].sample(min(_SAMPLE, int(test.sum())), random_state=config.lightgbm.seed)
@@ -129,49 +158,28 @@ def train_model(
     )  # fmt: skip
 
 
-def _rule_columns(documents: pd.DataFrame) -> pa.Table:
-    """The columns the legacy rules read, as Arrow (built column by column: pyarrow's
-    from_pandas reads tz-aware columns through an API pandas 3.1 deprecates)."""
-    names = (
-        "document_id",
-        "doc_type",
-        "flow",
-        "hs_code",
-        "dispatch_country",
-        "destination_country",
-    )
-    columns = {
-        name: pa.array(documents[name].to_numpy(dtype=object), pa.string()) for name in names
-    }
-    micros = documents["issued_at"].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
-    columns["issued_at"] = pa.array(micros.astype("int64"), pa.int64()).cast(
-        pa.timestamp("us", "UTC")
-    )
-    return pa.table(columns)
-
-
 def score_window(
     model: RiskModel,
-    world: World,
+    documents: pd.DataFrame,
     features: pd.DataFrame,
     lines: pd.DataFrame,
     window: np.ndarray,
-    directory: Path,
+    baselines: Baselines,
     seed: int,
 ) -> pd.DataFrame:
-    """The test window's lines with every ranker's score and both label sets."""
-    documents = world.documents[window]
+    """The window's lines with every ranker's score, the labels and, when known, the truth."""
+    in_window = documents[window]
     scored = lines[window].copy()
     scored["model"] = model.score(features[window])
-    scored["legacy_rules"] = rule_probability(_rule_columns(documents))
+    if baselines.legacy_rules is not None:
+        scored["legacy_rules"] = baselines.legacy_rules(in_window)
     # One draw per document: a draw per line would favour documents with many lines.
     document_codes = pd.factorize(scored["document_id"])[0]
     draws = np.random.default_rng(seed).random(int(document_codes.max(initial=-1)) + 1)
     scored["random"] = draws[document_codes]
-    truth_path = Path(directory) / "truth.parquet"
-    if truth_path.exists():  # generated data: evaluate against what really happened too
-        truth = read_table(truth_path, "truth").set_index(["document_id", "item_no"])
-        keys = pd.MultiIndex.from_frame(documents[["document_id", "item_no"]])
+    if baselines.truth is not None:  # generated data: what really happened, too
+        truth = baselines.truth.set_index(["document_id", "item_no"])
+        keys = pd.MultiIndex.from_frame(in_window[["document_id", "item_no"]])
         aligned = truth.reindex(keys)
         scored["oracle"] = aligned["p_evasion"].to_numpy()
         scored["is_evasion"] = aligned["is_evasion"].fillna(False).to_numpy(dtype=bool)

@@ -9,19 +9,19 @@ The decision and its figures are written as tags on the challenger's model versi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-from mlflow.tracking import MlflowClient
-
-from riskscore.data import load_world
+from riskscore import registry
+from riskscore.data import World, load_world
+from riskscore.errors import RegistryError
 from riskscore.features import build_features
 from riskscore.model import RiskModel
-from riskscore.training import tracking
+from riskscore.registry import Client, Registered
 from riskscore.training.evaluate import documents_of, top_share
-from riskscore.training.pipeline import score_window
-from riskscore.training.train import attach_outcomes
+from riskscore.training.pipeline import Baselines, score_window
+from riskscore.training.train import attach_outcomes, in_window
 
 
 @dataclass(frozen=True)
@@ -30,22 +30,22 @@ class Decision:
 
     promoted: bool
     reason: str
-    challenger: tracking.Registered
-    champion: tracking.Registered | None
+    challenger: Registered
+    champion: Registered | None
     figures: dict[str, float]
 
 
 def red_precision(
-    model: RiskModel, directory: Path, window: tuple[str, str], share: float
+    model: RiskModel, world: World, window: tuple[str, str], share: float
 ) -> dict[str, float]:
-    """Precision at the model's red budget on the window, on labels (and truth when known)."""
-    world = load_world(directory, with_truth=False)
+    """Precision at the model's red budget on the window, on labels (and on the world's truth
+    when it has one)."""
     lines = attach_outcomes(world.documents, world.outcomes)
-    issued = lines["issued_at"]
-    first, last = pd.Timestamp(window[0], tz="UTC"), pd.Timestamp(window[1], tz="UTC")
-    mask = ((issued >= first) & (issued < last + pd.Timedelta(days=1))).to_numpy()
+    mask = in_window(lines["issued_at"], date.fromisoformat(window[0]),
+                     date.fromisoformat(window[1]))  # fmt: skip
     features = build_features(world.documents, model.stats, world.firms, world.outcomes)
-    docs = documents_of(score_window(model, world, features, lines, mask, directory, seed=0))
+    baselines = Baselines(truth=world.truth)
+    docs = documents_of(score_window(model, world.documents, features, lines, mask, baselines, 0))
     inspected = docs[docs["inspected"]]
     chosen = top_share(inspected["model"].to_numpy(), share)
     figures = {"precision_labels": float(inspected["violation_found"].to_numpy()[chosen].mean())}
@@ -56,33 +56,30 @@ def red_precision(
 
 
 def promote(
-    client: MlflowClient, name: str, force: bool = False, data_dir: Path | None = None
+    client: Client, name: str, force: bool = False, data_dir: Path | None = None
 ) -> Decision:
-    """Move `champion` to the challenger if it beats the champion (or `force`)."""
-    challenger = tracking.resolve(client, name, "challenger")
+    """Move `champion` to the challenger if it beats the champion (or `force`), compared on
+    `data_dir` (default: the dataset the challenger was trained on)."""
+    challenger = registry.resolve(client, name, "challenger")
     if challenger is None:
-        raise tracking.RegistryError(
-            f"model {name!r} has no challenger: run `riskscore train` first"
-        )
-    champion = tracking.resolve(client, name, "champion")
+        raise RegistryError(f"model {name!r} has no challenger: run `riskscore train` first")
+    champion = registry.resolve(client, name, "champion")
     if champion is not None and champion.version == challenger.version:
         return Decision(False, "the challenger is already champion", challenger, champion, {})
-    new = tracking.load_model(challenger)
-    directory = data_dir or Path(new.metadata["data_dir"])
-    window = tuple(new.metadata["windows"]["test"])
+    new = registry.load_model(challenger)
+    world = load_world(data_dir or Path(new.metadata["data_dir"]))
+    window = (str(new.metadata["windows"]["test"][0]), str(new.metadata["windows"]["test"][1]))
     share = new.thresholds["red_share"]  # both models are judged at the same budget
     figures: dict[str, float] = {
-        f"challenger_{k}": v for k, v in red_precision(new, directory, window, share).items()
+        f"challenger_{k}": v for k, v in red_precision(new, world, window, share).items()
     }
     if champion is None:
         promoted, reason = True, "no champion yet"
     else:
-        old = tracking.load_model(champion)
+        old = registry.load_model(champion)
         if _overlaps(old, window):
             figures["champion_saw_test_window"] = 1.0
-        figures |= {
-            f"champion_{k}": v for k, v in red_precision(old, directory, window, share).items()
-        }
+        figures |= {f"champion_{k}": v for k, v in red_precision(old, world, window, share).items()}
         better = figures["challenger_precision_labels"] > figures["champion_precision_labels"]
         if figures.get("champion_saw_test_window"):
             better = False  # the champion trained or validated on these documents: no fair test
@@ -100,9 +97,9 @@ def promote(
         "compared_on_window": f"{window[0]}..{window[1]}",
         "compared_with_version": champion.version if champion else "none",
     }
-    tracking.tag_version(client, challenger, tags | figures)
+    registry.tag_version(client, challenger, tags | figures)
     if promoted:
-        tracking.set_alias(client, challenger, "champion")
+        registry.set_alias(client, challenger, "champion")
     return Decision(promoted, reason, challenger, champion, figures)
 
 

@@ -1,19 +1,14 @@
-"""MLflow: runs, the model registry, aliases. The only training code that imports mlflow.
+"""MLflow runs: log one training run with everything about it, and register its model.
 
-The store is SQLite under `models/` unless MLFLOW_TRACKING_URI says otherwise; artifacts go
-to `models/artifacts/`. Models are registered as `reexport-risk` with aliases, never stages.
+The only training code that imports MLflow. Reading models back (aliases, loading, tags) is
+`riskscore.registry`'s; `RiskPyfunc` lives here because only logging a model needs it.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,51 +16,33 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema, TensorSpec
 
-from riskscore.errors import RiskscoreError
+from riskscore import registry
 from riskscore.features import SPECS
 from riskscore.features.catalogue import render_markdown
-from riskscore.model import RiskModel, RiskPyfunc
+from riskscore.model import RiskModel
+from riskscore.registry import Registered
 from riskscore.training.config import TrainConfig
 from riskscore.training.pipeline import TrainingResult
 
-EXPERIMENT = "riskscore"
 
+class RiskPyfunc(PythonModel):
+    """MLflow pyfunc around a bundle: a features frame in, scores out (MLflow's stock LightGBM
+    flavour would return 0/1 labels for a classifier)."""
 
-class RegistryError(RiskscoreError):
-    """The registry lacks what was asked for (no such model or alias)."""
+    def load_context(self, context: PythonModelContext) -> None:
+        self.model = RiskModel.load(Path(context.artifacts["bundle"]))
 
-
-@dataclass(frozen=True)
-class Registered:
-    """A registered model version and the run that produced it."""
-
-    name: str
-    version: str
-    run_id: str
-
-
-def tracking_uri(models_dir: Path) -> str:
-    """MLFLOW_TRACKING_URI when set, else SQLite under `models_dir`."""
-    return (
-        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(models_dir / 'mlflow.db').resolve()}"
-    )
-
-
-def connect(models_dir: Path) -> MlflowClient:
-    """Point MLflow at the store (telemetry off) and make sure our experiment exists."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    models_dir.mkdir(parents=True, exist_ok=True)
-    uri = tracking_uri(models_dir)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    if client.get_experiment_by_name(EXPERIMENT) is None:
-        artifacts = (models_dir / "artifacts").resolve().as_uri()
-        client.create_experiment(EXPERIMENT, artifact_location=artifacts)
-    return client
+    def predict(
+        self,
+        context: PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, str] | None = None,
+    ) -> np.ndarray:
+        return self.model.score(model_input)
 
 
 def git_commit() -> str:
@@ -114,10 +91,10 @@ def log_training(
     client: MlflowClient, result: TrainingResult, config: TrainConfig, config_text: str
 ) -> Registered:
     """Log one run with everything about it, register the model and alias it `challenger`."""
-    experiment = client.get_experiment_by_name(EXPERIMENT)
+    experiment = client.get_experiment_by_name(registry.EXPERIMENT)
     assert experiment is not None
     with (
-        mlflow.start_run(experiment_id=experiment.experiment_id) as run,
+        mlflow.start_run(experiment_id=experiment.experiment_id),
         tempfile.TemporaryDirectory() as tmp,
     ):
         mlflow.log_params(_flatten("", config.model_dump(mode="json")))
@@ -150,62 +127,4 @@ def log_training(
                 signature=_signature(result.model),
                 pip_requirements=["lightgbm", "pandas", "numpy", "mlflow"],
             )
-        version = mlflow.register_model(info.model_uri, config.model.name)
-        client.set_registered_model_alias(config.model.name, "challenger", version.version)
-        return Registered(config.model.name, str(version.version), run.info.run_id)
-
-
-def log_report(client: MlflowClient, run_id: str, path: Path) -> None:
-    """Attach a rendered report to its run."""
-    client.log_artifact(run_id, str(path))
-
-
-def resolve(client: MlflowClient, name: str, alias: str) -> Registered | None:
-    """The version behind an alias, or None when the alias is not set."""
-    try:
-        version = client.get_model_version_by_alias(name, alias)
-    except mlflow.exceptions.MlflowException:
-        return None
-    return Registered(name, str(version.version), str(version.run_id))
-
-
-@contextmanager
-def downloaded(registered: Registered) -> Iterator[Path]:
-    """A local copy of a registered version's artifacts, removed afterwards."""
-    with tempfile.TemporaryDirectory() as tmp:
-        uri = f"models:/{registered.name}/{registered.version}"
-        yield Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
-
-
-def load_model(registered: Registered) -> RiskModel:
-    """The RiskModel bundle of a registered version."""
-    with downloaded(registered) as folder:
-        model = RiskModel.load(folder / "artifacts" / "bundle")
-    model.metadata |= {
-        "name": registered.name,
-        "version": registered.version,
-        "run_id": registered.run_id,
-    }
-    return model
-
-
-def run_artifacts(client: MlflowClient, run_id: str) -> dict[str, Any]:
-    """The evaluation and importance tables a run logged."""
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(
-            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="", dst_path=tmp)
-        )
-        return {
-            "evaluation": json.loads((folder / "evaluation.json").read_text()),
-            "importance": pd.read_csv(folder / "importance.csv"),
-            "monthly_importance": pd.read_csv(folder / "monthly_importance.csv", index_col=0),
-        }
-
-
-def tag_version(client: MlflowClient, registered: Registered, tags: dict[str, Any]) -> None:
-    for key, value in tags.items():
-        client.set_model_version_tag(registered.name, registered.version, key, str(value))
-
-
-def set_alias(client: MlflowClient, registered: Registered, alias: str) -> None:
-    client.set_registered_model_alias(registered.name, alias, registered.version)
+        return registry.register(client, info.model_uri, config.model.name, "challenger")

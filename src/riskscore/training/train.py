@@ -45,15 +45,17 @@ def _utc(day: date) -> pd.Timestamp:
     return pd.Timestamp(day, tz="UTC")
 
 
+def in_window(issued: pd.Series, first: date, last: date) -> np.ndarray:
+    """Which times fall on the days first .. last (inclusive, UTC)."""
+    return ((issued >= _utc(first)) & (issued < _utc(last + timedelta(days=1)))).to_numpy()
+
+
 def window_masks(lines: pd.DataFrame, split: Split) -> dict[str, np.ndarray]:
     """Which lines were issued in each window."""
-    issued = lines["issued_at"]
-    masks = {}
-    for name, (first, last) in split.windows().items():
-        masks[name] = (
-            (issued >= _utc(first)) & (issued < _utc(last + timedelta(days=1)))
-        ).to_numpy()
-    return masks
+    return {
+        name: in_window(lines["issued_at"], first, last)
+        for name, (first, last) in split.windows().items()
+    }
 
 
 def labelled_masks(lines: pd.DataFrame, split: Split) -> dict[str, np.ndarray]:

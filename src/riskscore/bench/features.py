@@ -1,7 +1,7 @@
 """Benchmark of `build_features`: rows per second per family, at demo size or at scale.
 
-    python -m riskscore.features.bench_features --data data/world
-    python -m riskscore.features.bench_features --firms 83000   # generates ~10M lines first
+    python -m riskscore.bench.features --data data/world
+    python -m riskscore.bench.features --firms 83000   # generates ~10M lines first
 
 Times each family separately and the whole `build_features`, and prints peak memory.
 """
@@ -17,21 +17,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskscore.data import World, WorldConfig, generate, load_world
+from riskscore.data import World, load_world
 from riskscore.features import (
+    FAMILIES,
     Register,
     build_features,
-    chain,
     fit_feature_stats,
     outcome_columns,
-    party,
     prepare_inputs,
-    product,
-    route,
-    value,
 )
 from riskscore.features.columns import columns_of
 from riskscore.features.stats import FeatureStats
+from riskscore.synthetic import WorldConfig, generate
+from riskscore.training.config import load_config
+from riskscore.training.train import window_masks
 
 
 def _timed(step: Callable[[], object]) -> float:
@@ -53,12 +52,10 @@ def _families(d: pd.DataFrame, stats: FeatureStats, world: World) -> None:
     steps: dict[str, Callable[[], object]] = {
         "columns": lambda: columns_of(d),
         "prepare (sort)": lambda: prepare_inputs(cols, register, outcomes),
-        "product": lambda: product.compute(inputs, stats),
-        "route": lambda: route.compute(inputs, stats),
-        "value": lambda: value.compute(inputs, stats),
-        "party": lambda: party.compute(inputs),
-        "chain": lambda: chain.compute(inputs),
     }
+    for family in FAMILIES:
+        name = family.__name__.rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+        steps[name] = lambda family=family: family.compute(inputs, stats)  # type: ignore[misc]
     for name, step in steps.items():
         _report(name, _timed(step), len(d))
 
@@ -66,7 +63,7 @@ def _families(d: pd.DataFrame, stats: FeatureStats, world: World) -> None:
 def bench(directory: Path) -> None:
     world = load_world(directory, check=False, with_truth=False)
     d = world.documents
-    stats = fit_feature_stats(d[d["issued_at"] < pd.Timestamp("2023-07-01", tz="UTC")])
+    stats = fit_feature_stats(d[window_masks(d, load_config().split)["train"]])  # the default
     print(f"{len(d):,} lines")
     print(f"{'step':<22} {'seconds':>8} {'lines/s':>12}")
     _families(d, stats, world)

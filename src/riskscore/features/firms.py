@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 
-from riskscore.data.world import INVASION
-from riskscore.features.columns import Columns, text
+from riskscore.features.columns import SECONDS_PER_DAY, Columns, text
 from riskscore.features.history import Events, key_codes, seconds
+from riskscore.reference import INVASION
 
-_DAY = 86_400
+_INVASION = (INVASION - date(1970, 1, 1)).days * SECONDS_PER_DAY  # in seconds since 1970
 SHARED = {"firm_address_shared_count": "address_id", "firm_director_shared_count": "director_id"}
 REGISTER_FEATURES = ("firm_age_days", "firm_registered_after_invasion", "firm_founder_russian",
                      *SHARED)  # fmt: skip
@@ -41,8 +43,8 @@ class Register:
         rows = np.where(known, rows, 0)
         at = np.where(known, self.registered[rows], np.nan)
         out = {
-            "firm_age_days": np.where(at <= t, (t - at) / _DAY, np.nan),
-            "firm_registered_after_invasion": np.where(known, at >= INVASION * _DAY, np.nan),
+            "firm_age_days": np.where(at <= t, (t - at) / SECONDS_PER_DAY, np.nan),
+            "firm_registered_after_invasion": np.where(known, at >= _INVASION, np.nan),
             "firm_founder_russian": np.where(known, self.founder_russian[rows], np.nan),
         }
         for name, (key, events) in self.shared.items():

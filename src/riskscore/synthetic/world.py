@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from riskscore import reference
+
 EPOCH = date(1970, 1, 1)
 MICROSECONDS_PER_DAY = 86_400_000_000
 
@@ -27,13 +29,11 @@ def day(when: date) -> float:
     return float((when - EPOCH).days)
 
 
-# The policy timeline of domain.md §6; evasion behaviour shifts at each date.
-INVASION = day(date(2022, 2, 24))
+# The policy timeline (docs/world.md); evasion behaviour shifts at each date.
+INVASION = day(reference.INVASION)
 FINCEN_ALERT = day(date(2022, 6, 28))
 SNT_MANDATORY = day(date(2023, 4, 1))
 KZ_EXPORT_BAN = day(date(2023, 10, 1))  # "autumn 2023": the 106-item ban; month approximate
-CHPL_50 = day(date(2024, 2, 23))
-EU_NO_RUSSIA_CLAUSE = day(date(2024, 3, 20))
 
 
 class WorldConfig(BaseModel):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskscore.data.goods import (
+from riskscore.schema import Typology
+from riskscore.synthetic.goods import (
     LINE_VALUE,
     Catalogue,
     choose_portfolio,
@@ -17,10 +18,9 @@ from riskscore.data.goods import (
     import_route,
     pick,
 )
-from riskscore.data.ledger import Header, Ledger, Line, Truth
-from riskscore.data.parties import Firm, ForeignParties
-from riskscore.data.routes import Offices
-from riskscore.schema import Typology
+from riskscore.synthetic.ledger import Header, Ledger, Line, Truth
+from riskscore.synthetic.parties import Firm, ForeignParties
+from riskscore.synthetic.routes import Offices
 
 _EXPORT_CURRENCIES = {"RUB": 5.0, "USD": 4.0, "KZT": 1.0}
 # Kinds that use up what they buy (no further documents follow their purchases).

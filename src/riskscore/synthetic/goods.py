@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from riskscore.data.parties import Firm
+from riskscore.synthetic.parties import Firm
 
 ELECTRONIC_CATEGORIES = frozenset({"electronics", "telecom", "components", "computers"})
 COALITION_BRANDS = {"US": 0.3, "JP": 0.15, "TW": 0.15, "DE": 0.12, "KR": 0.1, "NL": 0.08, "GB": 0.1}

@@ -1,7 +1,7 @@
 """Benchmark of `riskscore generate`: lines per second and peak memory.
 
-    python -m riskscore.data.bench_generate            # demo size, 1 and 2 processes
-    python -m riskscore.data.bench_generate --lines 10000000
+    python -m riskscore.bench.generate            # demo size, 1 and 2 processes
+    python -m riskscore.bench.generate --lines 10000000
 
 Each run happens in a fresh process so that its peak memory (max RSS, including the worker
 processes) is its own. The 1-process run is the baseline the 2-process run is compared with.
@@ -23,7 +23,7 @@ _LINES_PER_FIRM = 120
 
 
 def _child(firms: int, workers: int, out: str) -> None:
-    from riskscore.data import WorldConfig, generate
+    from riskscore.synthetic import WorldConfig, generate
 
     began = time.perf_counter()
     counts = generate(WorldConfig(firms=firms), Path(out), workers=workers)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from riskscore.data.io import World
-from riskscore.data.world import INVASION, MICROSECONDS_PER_DAY, day
 from riskscore.reference import chpl_tiers
+from riskscore.synthetic.world import INVASION, MICROSECONDS_PER_DAY, day
 
 _DAYS_PER_MONTH = 30.44
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskscore.data.world import MICROSECONDS_PER_DAY, SNT_MANDATORY, days_of
 from riskscore.reference import chpl_tiers, country_group
 from riskscore.schema import arrow_schema
+from riskscore.synthetic.world import MICROSECONDS_PER_DAY, SNT_MANDATORY, days_of
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,27 @@ class RuleRates:
     dt_transit_chpl: float = 0.08
     dt_transit: float = 0.03
     esf: float = 0.002
+
+
+def legacy_rules(documents: pd.DataFrame) -> np.ndarray:
+    """The legacy rules as a ranker over a documents frame (one score per line): what
+    evaluation compares a model with on generated data."""
+    return rule_probability(_rule_columns(documents))
+
+
+def _rule_columns(documents: pd.DataFrame) -> pa.Table:
+    """The columns the legacy rules read, as Arrow (built column by column: pyarrow's
+    from_pandas reads tz-aware columns through an API pandas 3.1 deprecates)."""
+    names = ("document_id", "doc_type", "flow", "hs_code", "dispatch_country",
+             "destination_country")  # fmt: skip
+    columns = {
+        name: pa.array(documents[name].to_numpy(dtype=object), pa.string()) for name in names
+    }
+    micros = documents["issued_at"].dt.tz_convert(None).to_numpy().astype("datetime64[us]")
+    columns["issued_at"] = pa.array(micros.astype("int64"), pa.int64()).cast(
+        pa.timestamp("us", "UTC")
+    )
+    return pa.table(columns)
 
 
 def rule_probability(documents: pa.Table, rates: RuleRates | None = None) -> np.ndarray:

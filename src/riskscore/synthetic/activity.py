@@ -6,11 +6,12 @@ from datetime import date
 
 import numpy as np
 
-from riskscore.data.chains import ChainEngine
-from riskscore.data.goods import OWN_PRODUCTS, import_route, pick
-from riskscore.data.ledger import Header, Truth
-from riskscore.data.parties import Firm
-from riskscore.data.world import (
+from riskscore.schema import Typology
+from riskscore.synthetic.chains import ChainEngine
+from riskscore.synthetic.goods import OWN_PRODUCTS, import_route, pick
+from riskscore.synthetic.ledger import Header, Truth
+from riskscore.synthetic.parties import Firm
+from riskscore.synthetic.world import (
     FINCEN_ALERT,
     INVASION,
     SNT_MANDATORY,
@@ -18,7 +19,6 @@ from riskscore.data.world import (
     import_volume_factor,
     period_factor,
 )
-from riskscore.schema import Typology
 
 # Import documents per month of an average firm of each kind.
 IMPORTS_PER_MONTH = {

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from riskscore.data import WorldConfig, generate, load_world, validate
-from riskscore.data.profile import profile
+from riskscore.data import load_world, validate
+from riskscore.synthetic import WorldConfig, generate
+from riskscore.synthetic.profile import profile
 
 
 @pytest.mark.slow

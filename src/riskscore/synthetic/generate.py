@@ -21,16 +21,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from riskscore import __version__
-from riskscore.data.activity import active_window, run_firm
-from riskscore.data.chains import ChainEngine
-from riskscore.data.goods import Catalogue
-from riskscore.data.inspections import inspect
-from riskscore.data.parties import make_firms, make_foreign_parties
-from riskscore.data.routes import Offices
-from riskscore.data.world import MICROSECONDS_PER_DAY, WorldConfig, days_of
 from riskscore.errors import ConfigError
 from riskscore.reference import hs_catalogue, offices
 from riskscore.schema import arrow_schema
+from riskscore.synthetic.activity import active_window, run_firm
+from riskscore.synthetic.chains import ChainEngine
+from riskscore.synthetic.goods import Catalogue
+from riskscore.synthetic.inspections import inspect
+from riskscore.synthetic.parties import make_firms, make_foreign_parties
+from riskscore.synthetic.routes import Offices
+from riskscore.synthetic.world import MICROSECONDS_PER_DAY, WorldConfig, days_of
 
 TABLE_NAMES = ("firms", "documents", "outcomes", "truth")
 MANIFEST = "world.json"
@@ -113,6 +113,11 @@ def _chunks(config: WorldConfig, workers: int) -> Iterator[Chunk]:
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # map() yields in submission order, so files do not depend on which process was faster.
         yield from pool.map(build_chunk, [config] * config.chunks, indices)
+
+
+def is_world(folder: Path) -> bool:
+    """Whether a dataset folder was written by `generate` (it carries the world's manifest)."""
+    return (Path(folder) / MANIFEST).exists()
 
 
 def generate(

@@ -12,7 +12,7 @@ from datetime import date
 
 import numpy as np
 
-from riskscore.data.world import INVASION, day
+from riskscore.synthetic.world import INVASION, day
 
 # kind -> share of the firms in a community. Evasion kinds are a few percent.
 KIND_SHARES: dict[str, float] = {

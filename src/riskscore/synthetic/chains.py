@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskscore.data.goods import pick
-from riskscore.data.ledger import Line, Truth
-from riskscore.data.parties import EVASION_KINDS, Firm
-from riskscore.data.world import (
+from riskscore.schema import Typology
+from riskscore.synthetic.goods import pick
+from riskscore.synthetic.ledger import Line, Truth
+from riskscore.synthetic.parties import EVASION_KINDS, Firm
+from riskscore.synthetic.world import (
     FINCEN_ALERT,
     INVASION,
     KZ_EXPORT_BAN,
     SNT_MANDATORY,
     period_factor,
 )
-from riskscore.data.writers import CONSUMERS, DocumentWriter
-from riskscore.schema import Typology
+from riskscore.synthetic.writers import CONSUMERS, DocumentWriter
 
 # Hidden propensity to divert a lot, by kind, before goods and period are applied.
 _KIND_PROPENSITY = {"shell": 0.95, "layering": 0.92, "dormant": 0.9}

@@ -7,13 +7,13 @@ time); `documents_table` and `truth_table` turn them into Arrow tables of the sc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
 
-from riskscore.data.world import EPOCH, MICROSECONDS_PER_DAY
 from riskscore.schema import arrow_schema
+from riskscore.synthetic.world import EPOCH, MICROSECONDS_PER_DAY
 
 _PREFIX = {"DT": "KZDT", "ESF": "ESF", "SNT": "KZSNT"}
 
@@ -170,8 +170,3 @@ class Ledger:
         return pa.table(
             {f.name: pa.array(columns[f.name], type=f.type) for f in schema}, schema=schema
         )
-
-
-def day_to_date(t: float) -> date:
-    """The calendar date of a float-days time."""
-    return EPOCH + timedelta(days=int(t))

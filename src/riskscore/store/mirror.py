@@ -1,9 +1,11 @@
-"""An in-process mirror of the online state's lines and outcomes, indexed by party.
+"""An in-process mirror of a SQLite state's lines and outcomes, indexed by party.
 
 A served document needs its parties' whole history. Reading it from SQLite and turning rows
 into arrays cost ~12 ms a request; here it is a dict lookup and one `take` per column. The
-SQLite file stays the one truth: before each request `sync` appends what any process wrote
-since (rows after the last rowid seen), so several workers still see each other's documents.
+SQLite file stays the one truth: inside each scoring transaction `sync` appends what any
+process committed since (rows after the last rowid seen). That cursor is sound only because
+SQLite has one writer at a time and rowids grow in commit order; it is not a cursor for a
+store with concurrent writers (docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -11,11 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import average_precision_score
 
-from riskscore.data import World, WorldConfig, generate, load_world, validate
-from riskscore.data.profile import profile
-from riskscore.data.world import INVASION
+from riskscore.data import World, load_world, validate
 from riskscore.reference import chpl_tiers
 from riskscore.schema import TABLES, Typology
+from riskscore.synthetic import WorldConfig, generate
+from riskscore.synthetic.profile import profile
+from riskscore.synthetic.world import INVASION
 
 from ..conftest import TINY
 

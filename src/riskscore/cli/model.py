@@ -1,0 +1,171 @@
+"""Commands about models: features, the catalogue, train, promote, report."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import pandas as pd
+import typer
+
+from riskscore.cli.app import app, fail
+from riskscore.config import Settings
+
+if TYPE_CHECKING:
+    from riskscore.data import World
+    from riskscore.training.config import TrainConfig
+    from riskscore.training.pipeline import Baselines
+
+_CONFIG_HELP = "Training config (TOML); default: the one shipped with riskscore."
+ConfigOption = Annotated[Path | None, typer.Option(help=_CONFIG_HELP)]
+NameOption = Annotated[
+    str | None, typer.Option(help="Registered model name (default: RISKSCORE_MODEL_NAME).")
+]
+
+
+def _train_config(config: Path | None, overrides: Mapping[str, object]) -> TrainConfig:
+    from riskscore.training.config import load_config
+
+    return load_config(config, {k: v for k, v in overrides.items() if v is not None})
+
+
+def _baselines(data: Path, world: World) -> Baselines:
+    """What evaluation compares with: the truth of a dataset that has one, and the legacy
+    rules of a generated world (the generator's own rule model)."""
+    from riskscore.synthetic import is_world, legacy_rules
+    from riskscore.training.pipeline import Baselines
+
+    return Baselines(truth=world.truth, legacy_rules=legacy_rules if is_world(data) else None)
+
+
+@app.command()
+def features(
+    data: Annotated[Path, typer.Option(help="Dataset folder.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write the features to.")],
+    config: ConfigOption = None,
+) -> None:
+    """Build the point-in-time features of every line (statistics fitted on the config's train
+    window) and write them as Parquet."""
+    from riskscore.data import load_world
+    from riskscore.training.pipeline import world_features
+    from riskscore.training.train import window_masks
+
+    split = _train_config(config, {}).split
+    world = load_world(data, with_truth=False)
+    began = time.perf_counter()
+    documents = world.documents
+    _, table = world_features(world, window_masks(documents, split)["train"])
+    seconds = time.perf_counter() - began
+    keys = documents[["document_id", "item_no", "issued_at"]]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat([keys, table], axis=1).to_parquet(out, index=False)
+    typer.echo(f"wrote {out}: {len(table):,} lines x {table.shape[1]} features in {seconds:.1f} s "
+               f"({len(table) / seconds:,.0f} lines/s)")  # fmt: skip
+
+
+@app.command()
+def catalogue(
+    check: Annotated[
+        bool, typer.Option(help="Only check the committed files are current.")
+    ] = False,
+    folder: Annotated[
+        Path, typer.Option(help="Where the catalogue lives (the project's features/ folder).")
+    ] = Path("features"),
+) -> None:
+    """Write features/catalogue.md and features/sets/default.json from the code."""
+    from riskscore.features import SPECS
+    from riskscore.features.catalogue import render_manifest, render_markdown
+
+    files = {folder / "catalogue.md": render_markdown(SPECS),
+             folder / "sets" / "default.json": render_manifest(SPECS)}  # fmt: skip
+    stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
+    if check:
+        if stale:
+            raise fail("stale: " + ", ".join(map(str, stale)) + " (run `riskscore catalogue`)", 1)
+        typer.echo("feature catalogue is current")
+        return
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    typer.echo(f"wrote {len(files)} files for {len(SPECS)} features")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Dataset folder.")],
+    config: ConfigOption = None,
+    train_end: Annotated[str | None, typer.Option(help="Override split.train_end.")] = None,
+    validation_end: Annotated[
+        str | None, typer.Option(help="Override split.validation_end.")
+    ] = None,
+    test_end: Annotated[str | None, typer.Option(help="Override split.test_end.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override lightgbm.seed.")] = None,
+) -> None:
+    """Train a LightGBM model, log the run to MLflow and register it as `challenger`."""
+    from riskscore import registry
+    from riskscore.data import load_world
+    from riskscore.report.registry import report_to
+    from riskscore.training import tracking
+    from riskscore.training.pipeline import train_model
+
+    overrides = {
+        "split.train_end": train_end,
+        "split.validation_end": validation_end,
+        "split.test_end": test_end,
+        "lightgbm.seed": seed,
+    }
+    resolved = _train_config(config, overrides)
+    client = registry.connect(Settings().models_dir)
+    world = load_world(data)
+    result = train_model(world.without_truth(), resolved, _baselines(data, world),
+                         git_commit=tracking.git_commit())  # fmt: skip
+    registered = tracking.log_training(client, result, resolved, resolved.to_toml())
+    with tempfile.TemporaryDirectory() as tmp:  # the run carries its own report
+        report_to(client, registered.name, "challenger", Path(tmp) / "report.html")
+    truth = result.evaluation.get("truth", result.evaluation["labels"])
+    rows = [r for r in truth["budgets"] if r["ranker"] == "model"]
+    red = min(rows, key=lambda r: abs(r["budget"] - resolved.channels.red_share))
+    typer.echo(f"registered {registered.name} version {registered.version} as challenger "
+               f"(run {registered.run_id}); precision at the red budget on the test window: "
+               f"{red['precision']:.3f} (top {red['budget']:.0%})")  # fmt: skip
+
+
+@app.command()
+def promote(
+    force: Annotated[
+        bool, typer.Option(help="Promote even if the challenger is not better.")
+    ] = False,
+    data: Annotated[
+        Path | None, typer.Option(help="Dataset to compare on (default: the challenger's).")
+    ] = None,
+    name: NameOption = None,
+) -> None:
+    """Make the challenger champion if it beats the champion on the same test window."""
+    from riskscore import registry
+    from riskscore.training.promote import promote as run
+
+    settings = Settings()
+    client = registry.connect(settings.models_dir, create=False)
+    decision = run(client, name or settings.model_name, force=force, data_dir=data)
+    figures = ", ".join(f"{k} {v:.3f}" for k, v in decision.figures.items())
+    verdict = "promoted to champion" if decision.promoted else "not promoted"
+    typer.echo(f"version {decision.challenger.version} {verdict}: {decision.reason}. {figures}")
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="HTML file to write.")],
+    alias: Annotated[str, typer.Option(help="Which registered version to report on.")] = "champion",
+    name: NameOption = None,
+) -> None:
+    """Write the managers' report of a registered model (self-contained HTML)."""
+    from riskscore import registry
+    from riskscore.report.registry import report_to
+
+    settings = Settings()
+    client = registry.connect(settings.models_dir, create=False)
+    path = report_to(client, name or settings.model_name, alias, out)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); also logged to the run")

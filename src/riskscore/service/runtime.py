@@ -1,0 +1,107 @@
+"""One model ready to serve: the booster, its fitted statistics, categories and vocabularies.
+
+Everything that belongs to one model lives in a `ModelRuntime`; the scorer holds a reference to
+it, so that replacing the model is one assignment. Building a runtime checks that the model
+was trained on the features this code computes and builds every lookup it needs up front.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from riskscore.errors import ModelMismatchError
+from riskscore.features import FEATURE_NAMES, SPECS
+from riskscore.model import RiskModel
+from riskscore.reference import countries
+from riskscore.schema import Document
+from riskscore.service.schemas import Reason, UnknownCode
+
+_MEANING = {s.name: s.meaning for s in SPECS}
+_UNIT = {s.name: s.unit for s in SPECS}
+_REASONS = 5
+# Header fields whose codes the model knows through a vocabulary.
+_VOCABULARY_OF = {
+    "dispatch_country": "dispatch_country_code",
+    "destination_country": "destination_country_code",
+    "office": "office_code",
+    "invoice_currency": "invoice_currency_code",
+}
+
+
+class Identity(NamedTuple):
+    """Which model answers: registered name, version and the alias it was loaded by."""
+
+    name: str
+    version: str
+    alias: str
+
+
+class ModelRuntime:
+    """A model checked against this code's features, with its lookups built."""
+
+    def __init__(self, model: RiskModel, name: str, alias: str) -> None:
+        if tuple(model.feature_names) != FEATURE_NAMES:
+            found = tuple(model.feature_names)
+            raise ModelMismatchError.of(f"model {name}", found, FEATURE_NAMES)
+        model.stats.prepare()
+        self.model = model
+        meta = model.metadata
+        self.identity = Identity(
+            str(meta.get("name", name)),
+            str(meta.get("version", "unregistered")),
+            str(meta.get("alias", alias)),
+        )
+        vocabularies = model.stats.vocabularies
+        self._categories = {name: list(vocabularies[name]) for name in model.categorical
+                            if name in vocabularies}  # fmt: skip
+        self._known = {name: frozenset(values) for name, values in vocabularies.items()}
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        return self.model.score(features)
+
+    def channel(self, score: float) -> str:
+        return self.model.channel(score)
+
+    def reasons(self, features: np.ndarray) -> list[list[Reason]]:
+        """The features that pushed each line's score most (TreeSHAP), in words."""
+        contributions = self.model.contributions(features)[:, :-1]
+        names = self.model.feature_names
+        out = []
+        for row, push in zip(features, contributions, strict=True):
+            top = np.argsort(-push, kind="stable")[:_REASONS]
+            out.append([self._reason(names[j], row[j], float(push[j])) for j in top])
+        return out
+
+    def _reason(self, name: str, value: float, push: float) -> Reason:
+        shown: float | str | None = None if np.isnan(value) else float(value)
+        if name in self._categories and shown is not None:
+            shown = self._categories[name][int(value)]
+        words = (
+            "unknown" if shown is None else (shown if isinstance(shown, str) else f"{shown:,.4g}")
+        )
+        direction = "raises" if push > 0 else "lowers"
+        sentence = f"{_MEANING[name]}: {words} ({_UNIT[name]}); this {direction} the risk."
+        return Reason(feature=name, value=shown, contribution=push, sentence=sentence)
+
+    def unknown_codes(self, document: Document) -> list[UnknownCode]:
+        """Well-formed codes the model never saw in training: scored as unseen, named here."""
+        checks = [(f"items[{i}].hs_code", item.hs_code[:6], item.hs_code, "hs6_code")
+                  for i, item in enumerate(document.items)]  # fmt: skip
+        checks += [(f"items[{i}].origin_country", item.origin_country, item.origin_country,
+                    "origin_country_code") for i, item in enumerate(document.items)]  # fmt: skip
+        for field, vocabulary in _VOCABULARY_OF.items():
+            value = str(getattr(document, field))
+            checks.append((field, value, value, vocabulary))
+        found = []
+        for field, key, value, name in checks:
+            if name in self._known and key not in self._known[name]:
+                found.append(UnknownCode(field=field, value=value, reason=_why(name, value)))
+        return found
+
+
+def _why(name: str, value: str) -> str:
+    if name.endswith("country_code") and value not in countries():
+        return "not an ISO 3166 country code; scored as unseen"
+    return "never seen in training; scored as an unseen category"

@@ -1,0 +1,65 @@
+"""Document lines, outcomes and firms as stored values, and back: the one storage codec.
+
+Times travel as integer microseconds since 1970 (UTC), lists as JSON text, missing values as
+NULL. Frames (a dataset being loaded) and `schema.document_rows` rows (a served document) are
+encoded here, so every backend stores the same values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskscore.features import STORED
+from riskscore.features.columns import Columns, micros_of
+from riskscore.schema import DOCUMENT_COLUMNS
+
+TIMES = frozenset({"issued_at", "registered_at", "inspected_at", "recorded_at"})
+LINE_COLUMNS = (*DOCUMENT_COLUMNS, *STORED)  # a stored line: the document row and its lot
+
+
+def frame_rows(frame: pd.DataFrame, columns: Iterable[str]) -> list[tuple[object, ...]]:
+    """The rows of a frame as stored values, in `columns` order."""
+    out: dict[str, np.ndarray] = {}
+    for column in columns:
+        values = frame[column]
+        if column in TIMES:
+            micros = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+            out[column] = micros.astype("int64").to_numpy(dtype=object)
+        elif column == "previous_document_ids":
+            out[column] = np.array(
+                [json.dumps(list(v) if v is not None else []) for v in values], dtype=object
+            )
+        else:
+            out[column] = values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+    return list(zip(*out.values(), strict=True))
+
+
+def line_row(row: Mapping[str, Any], stored: Columns, i: int) -> tuple[object, ...]:
+    """One `document_rows` row plus line i of the STORED columns, in LINE_COLUMNS order."""
+    values: list[object] = []
+    for name in DOCUMENT_COLUMNS:
+        value = row[name]
+        if name == "issued_at":
+            value = micros_of(value)
+        elif name == "previous_document_ids":
+            value = json.dumps(list(value or []))
+        elif isinstance(value, str):
+            value = str(value)  # plain str, not the schema's StrEnum
+        values.append(value)
+    for name in STORED:
+        lot = stored[name][i]
+        values.append(None if lot is None or lot != lot else lot)
+    return tuple(values)
+
+
+def times_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame read back from storage with its time columns as aware datetimes (in place)."""
+    for column in frame.columns:
+        if column in TIMES:
+            frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="us", utc=True)
+    return frame
