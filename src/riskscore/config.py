@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     model_name: str = DEFAULT_MODEL_NAME
     model_alias: str = "champion"
     random_share: float = Field(0.01, ge=0.0, le=1.0, description="documents sent red at random")
+    late_horizon_days: float = Field(
+        7.0,
+        ge=7.0,
+        le=90.0,
+        description="a document issued this much before its parties' latest stored documents "
+        "still corrects the state; one later than that is answered flagged late",
+    )
     max_body_bytes: int = Field(1_000_000, ge=1_000)
 
     @property

@@ -75,6 +75,10 @@ class ModelMismatchError(RiskscoreError):
                    "train a new model with this version of riskscore")  # fmt: skip
 
 
+class DocumentConflictError(RiskscoreError):
+    """A document id already answered for a document of other content."""
+
+
 class UnknownDocumentError(RiskscoreError):
     """Outcomes name document lines that were never scored (`rows`: their positions)."""
 

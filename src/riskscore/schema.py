@@ -17,6 +17,8 @@ May import: nothing of riskscore.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Self
@@ -311,6 +313,30 @@ def document_from_rows(lines: pd.DataFrame) -> Document:
     ordered = lines.sort_values("item_no")
     items = [{name: _plain(row[name]) for name in ITEM_FIELDS} for _, row in ordered.iterrows()]
     return Document.model_validate(header | {"items": items})
+
+
+def content_hash(document: Document) -> str:
+    """SHA-256 of a document's canonical form: its fields as JSON with sorted keys, the issue
+    time in UTC, items in item order. Two bodies that say the same thing hash the same (key
+    order, spacing and time zone do not matter); any change of content changes the hash.
+
+    >>> doc = {"document_id": "D1", "doc_type": "ESF", "flow": "domestic",
+    ...        "issued_at": "2024-03-01T12:00:00+05:00", "declarant_id": "K1",
+    ...        "consignor_id": "K1", "consignor_country": "KZ", "consignee_id": "K2",
+    ...        "consignee_country": "KZ", "dispatch_country": "KZ", "destination_country": "KZ",
+    ...        "transport_mode": "road", "invoice_currency": "KZT",
+    ...        "items": [{"item_no": 1, "hs_code": "8542310000", "description": "chips",
+    ...                   "origin_country": "US", "net_mass_kg": 1, "gross_mass_kg": 1,
+    ...                   "value_usd": 10}]}
+    >>> utc = dict(doc, issued_at="2024-03-01T07:00:00Z")
+    >>> content_hash(Document.model_validate(doc)) == content_hash(Document.model_validate(utc))
+    True
+    """
+    canonical = document.model_dump(mode="json")
+    canonical["issued_at"] = _as_utc(document.issued_at).isoformat()
+    canonical["items"] = sorted(canonical["items"], key=lambda item: item["item_no"])
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _plain(value: object) -> object:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from riskscore.features.history import Events, first_seen
+from riskscore.features.history import Events
 
 
 def _naive(key, time, value, qkey, qtime, window):  # type: ignore[no-untyped-def]
@@ -42,7 +42,3 @@ def test_last_before() -> None:
     last = events.last_before(np.array([1, 1, 2, 3]), np.array([9, 10, 3, 50]))
     assert last[:2].tolist() == [5.0, 9.0]
     assert np.isnan(last[2]) and np.isnan(last[3])
-
-
-def test_first_seen() -> None:
-    assert first_seen(np.array([7, 7, 7]), np.array([1, 1, 2])).tolist() == [1.0, 1.0, 0.0]

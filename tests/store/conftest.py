@@ -1,34 +1,37 @@
-"""Stores of every backend, and small hand-readable documents to put in them."""
+"""Stores of every backend, a small world to replay through them, and a scorer without a model."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from riskscore.features import STORED
+from riskscore.data import World, load_world
+from riskscore.features import FeatureStats, feature_columns, fit_feature_stats
 from riskscore.features.columns import columns_of_rows
-from riskscore.schema import Document, document_rows
-from riskscore.store import Store, open_store
+from riskscore.features.lines import prepare
+from riskscore.schema import content_hash, document_from_rows, document_rows
+from riskscore.store import Answer, Store, open_store
 
-T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 BACKENDS = ["sqlite"]
+CUT = pd.Timestamp("2023-03-01", tz="UTC")  # the tiny world's history is loaded before this
+
+
+Opener = Callable[..., Store]
 
 
 @pytest.fixture(params=BACKENDS)
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-    """Opens another connection to one fresh store of the backend (the first call creates it);
-    every store opened is closed afterwards."""
+def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens a connection to the backend's store called `name` (created empty on first use;
+    the same name again: another connection to it); everything opened is closed afterwards."""
     opened: list[Store] = []
-    url = f"sqlite:///{tmp_path / 'state.db'}"
 
-    def open_one() -> Store:
-        opened.append(open_store(url))
+    def open_one(name: str = "state") -> Store:
+        opened.append(open_store(f"sqlite:///{tmp_path / name}.db"))
         return opened[-1]
 
     yield open_one
@@ -37,45 +40,41 @@ def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
 
 
 @pytest.fixture
-def store(open_backend: Callable[[], Store]) -> Store:
+def store(open_backend: Opener) -> Store:
     return open_backend()
 
 
-def document(document_id: str, seller: str, buyer: str, days: float, items: int = 1) -> Document:
-    """An ESF from one Kazakh firm to another, `days` after T0."""
-    return Document.model_validate(
-        {"document_id": document_id, "doc_type": "ESF", "flow": "domestic",
-         "issued_at": T0 + timedelta(days=days), "declarant_id": seller, "consignor_id": seller,
-         "consignor_country": "KZ", "consignee_id": buyer, "consignee_country": "KZ",
-         "dispatch_country": "KZ", "destination_country": "KZ", "transport_mode": "road",
-         "invoice_currency": "KZT",
-         "items": [{"item_no": i, "hs_code": "8542310000", "description": "chips",
-                    "origin_country": "US", "net_mass_kg": 1.0, "gross_mass_kg": 1.5,
-                    "supplementary_qty": 10.0, "supplementary_unit": "pcs",
-                    "value_usd": 100.0 * i} for i in range(1, items + 1)]}
-    )  # fmt: skip
+@pytest.fixture(scope="session")
+def tiny(tiny_world: Path) -> World:
+    return load_world(tiny_world, with_truth=False)
 
 
-def no_lots(count: int) -> dict[str, np.ndarray]:
-    """STORED columns of lines that neither bought nor sold from stock."""
-    return {name: np.full(count, np.nan, dtype=object) for name in STORED}
+@pytest.fixture(scope="session")
+def stats(tiny: World) -> FeatureStats:
+    return fit_feature_stats(tiny.documents[tiny.documents["issued_at"] < CUT])
 
 
-def rows_and_columns(doc: Document, store: Store) -> tuple[list[dict[str, Any]], Any]:
-    rows = document_rows(doc)
-    return rows, store.prepared(columns_of_rows(rows))
+def history(world: World, until: pd.Timestamp = CUT) -> World:
+    """The world's documents issued and outcomes recorded before `until`."""
+    d, o = world.documents, world.outcomes
+    assert o is not None
+    return World(d[d["issued_at"] < until], world.firms, o[o["recorded_at"] < until])
 
 
-def outcome(
-    document_id: str, item_no: int = 1, found: bool = False, days: float = 5
-) -> dict[str, Any]:
-    at = T0 + timedelta(days=days)
-    return {"document_id": document_id, "item_no": item_no, "selected_by": "rule",
-            "inspected_at": pd.Timestamp(at), "recorded_at": pd.Timestamp(at),
-            "violation_found": found, "finding": "layered_resale" if found else None}  # fmt: skip
-
-
-def firm(firm_id: str, address: str = "A1") -> dict[str, Any]:
-    return {"firm_id": firm_id, "registered_at": pd.Timestamp("2020-01-01", tz="UTC"),
-            "activity_code": "46.52", "region": "ALA", "address_id": address,
-            "director_id": f"D-{firm_id}", "founder_country": "KZ"}  # fmt: skip
+def score(store: Store, lines: pd.DataFrame, stats: FeatureStats) -> np.ndarray | None:
+    """Score one document as the service does, without a model: the features served (None
+    when the store already answered it)."""
+    document = document_from_rows(lines)
+    rows = document_rows(document)
+    cols = columns_of_rows(rows)
+    new = cols | prepare(cols)
+    parties = {*new["consignor_id"], *new["consignee_id"], *new["subject_id"]}
+    with store.scoring(document.document_id, parties) as scoring:
+        if scoring.answer() is not None:
+            return None
+        lookup = scoring.past(new)
+        matrix, stored = feature_columns(new, stats, lookup.register, None, None, lookup.past)
+        vectors = json.dumps([[None if v != v else v for v in row] for row in matrix.tolist()])
+        answer = Answer(document.document_id, "{}", vectors, content_hash(document), False)
+        scoring.write(rows, stored, answer)
+    return matrix

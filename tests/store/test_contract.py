@@ -1,120 +1,183 @@
 """The contract every online-state backend keeps (`riskscore.store.base.Store`).
 
-Each test runs once per backend in `conftest.BACKENDS`.
+Each test runs once per backend in `conftest.BACKENDS`, on the tiny generated world: a
+history loaded in bulk, then documents and outcomes replayed one by one as the service
+receives them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import numpy as np
 import pandas as pd
 import pytest
 
+from riskscore.data import World
 from riskscore.errors import UnknownDocumentError
-from riskscore.features import STORED
-from riskscore.schema import Document, document_rows
-from riskscore.store import Answer, Store
+from riskscore.features import FeatureStats, build_features
+from riskscore.features.columns import columns_of_rows
+from riskscore.features.lines import prepare
+from riskscore.schema import document_from_rows, document_rows
+from riskscore.store import Store
 
-from .conftest import document, firm, no_lots, outcome, rows_and_columns
+from .conftest import CUT, Opener, history, score
+
+DAY = pd.Timedelta(days=1)
 
 
-def _score(store: Store, doc: Document, parties: set[str]) -> tuple[int, int]:
-    """Score `doc` as the service does (without a model): (history lines, outcomes) seen."""
-    with store.scoring(doc.document_id) as scoring:
-        assert scoring.answer() is None
-        rows, new = rows_and_columns(doc, store)
-        history = scoring.history(parties, new)
-        scoring.write(rows, no_lots(len(rows)), Answer(doc.document_id, '{"a": 1}', "[[1.0]]"))
-    return len(history.lines["document_id"]) - len(rows), len(history.outcomes["document_id"])
+def _events(world: World, start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[str, object]]:
+    """Documents issued and outcomes recorded in [start, end), as the service receives them:
+    in time order, an outcome before a document of the same moment."""
+    d, o = world.documents, world.outcomes
+    assert o is not None
+    window = d[(d["issued_at"] >= start) & (d["issued_at"] < end)]
+    events: list[tuple[pd.Timestamp, int, str, object]] = [
+        (lines["issued_at"].iloc[0], 1, "document", lines)
+        for _, lines in window.groupby("document_id", sort=False)
+    ]
+    recorded = o[(o["recorded_at"] >= start) & (o["recorded_at"] < end)]
+    events += [(at, 0, "outcome", group) for at, group in recorded.groupby("recorded_at")]
+    return [(kind, payload) for _, _, kind, payload in sorted(events, key=lambda e: e[:2])]
+
+
+def _replay(
+    store: Store, events: list[tuple[str, object]], stats: FeatureStats
+) -> dict[str, np.ndarray]:
+    served = {}
+    for kind, payload in events:
+        assert isinstance(payload, pd.DataFrame)
+        if kind == "outcome":
+            store.add_outcomes(payload)
+            continue
+        matrix = score(store, payload, stats)
+        assert matrix is not None
+        served[str(payload["document_id"].iloc[0])] = matrix
+    return served
+
+
+def _batch(world: World, until: pd.Timestamp, stats: FeatureStats) -> pd.DataFrame:
+    held = history(world, until)
+    features = build_features(held.documents, stats, held.firms, held.outcomes)
+    return features.set_index(held.documents["document_id"].to_numpy(), append=True)
 
 
 def test_an_empty_store_answers_and_counts_nothing(store: Store) -> None:
     assert store.ping()
-    assert {t: store.count(t) for t in ("lines", "outcomes", "firms", "answers")} == dict.fromkeys(
-        ("lines", "outcomes", "firms", "answers"), 0
-    )
+    assert all(store.count(t) == 0 for t in ("lines", "outcomes", "firms", "answers", "marks"))
     assert store.answer("NOPE") is None and store.features_of("NOPE") is None
     assert store.firms().empty
 
 
-def test_a_scored_document_becomes_history_and_keeps_its_answer(store: Store) -> None:
-    assert _score(store, document("D1", "K1", "K2", 0, items=2), {"K1", "K2"}) == (0, 0)
-    assert store.count("lines") == 2 and store.count("answers") == 1
-    assert store.answer("D1") == '{"a": 1}' and store.features_of("D1") == [[1.0]]
-    assert _score(store, document("D2", "K2", "K3", 1), {"K2", "K3"}) == (2, 0)
-    assert _score(store, document("D3", "K8", "K9", 2), {"K8", "K9"}) == (0, 0)  # unrelated
+def test_served_features_equal_the_batch_over_what_the_state_held(
+    store: Store, tiny: World, stats: FeatureStats
+) -> None:
+    """Documents arriving in time order: each one's served vector is, digit for digit, the
+    batch pipeline's over every document up to it (it cannot see the ones after it)."""
+    loaded = history(tiny)
+    store.load(loaded.documents, loaded.outcomes, loaded.firms)
+    end = CUT + 14 * DAY
+    served = _replay(store, _events(tiny, CUT, end), stats)
+    assert len(served) > 60
+    batch = _batch(tiny, end, stats)
+    for document_id, matrix in served.items():
+        expected = batch.xs(document_id, level=1).sort_index().to_numpy()
+        np.testing.assert_array_equal(matrix, expected, err_msg=document_id)
 
 
-def test_history_holds_the_new_lines_in_canonical_order(store: Store) -> None:
-    _score(store, document("D2", "K1", "K2", 1), {"K1"})
-    later = document("D1", "K1", "K2", 0, items=2)  # issued earlier, arrives later
-    with store.scoring(later.document_id) as scoring:
-        _, new = rows_and_columns(later, store)
-        history = scoring.history({"K1"}, new)
-    assert history.lines["document_id"].tolist() == ["D1", "D1", "D2"]
-    assert history.wanted.tolist() == [0, 1]
+def test_a_state_filled_one_document_at_a_time_equals_one_filled_at_once(
+    open_backend: Opener, tiny: World, stats: FeatureStats
+) -> None:
+    """After a replay, the state answers new documents exactly as a state loaded in bulk with
+    the same history does."""
+    replayed = open_backend()
+    loaded = history(tiny)
+    replayed.load(loaded.documents, loaded.outcomes, loaded.firms)
+    end = CUT + 8 * DAY
+    _replay(replayed, _events(tiny, CUT, end), stats)
+    bulk = history(tiny, end)
+    whole = open_backend("whole")
+    whole.load(bulk.documents, bulk.outcomes, bulk.firms)
+    probes = _events(tiny, end, end + 4 * DAY)
+    documents = [p for kind, p in probes if kind == "document"]
+    assert len(documents) > 10
+    for lines in documents:
+        assert isinstance(lines, pd.DataFrame)
+        np.testing.assert_array_equal(score(replayed, lines, stats), score(whole, lines, stats))
 
 
-def test_a_document_is_not_its_own_past(store: Store) -> None:
-    _score(store, document("D1", "K1", "K2", 0), {"K1"})
-    again = document("D1", "K1", "K2", 0)
-    with store.scoring(again.document_id) as scoring:
-        assert scoring.answer() == '{"a": 1}'
-        _, new = rows_and_columns(again, store)
-        history = scoring.history({"K1"}, new)
-    assert history.lines["document_id"].tolist() == ["D1"]  # only the new copy
+def test_an_error_inside_scoring_writes_nothing(
+    store: Store, tiny: World, stats: FeatureStats
+) -> None:
+    loaded = history(tiny)
+    store.load(loaded.documents, loaded.outcomes, loaded.firms)
+    counts = {t: store.count(t) for t in ("lines", "marks", "lots", "answers")}
+    lines = next(p for kind, p in _events(tiny, CUT, CUT + DAY) if kind == "document")
+    assert isinstance(lines, pd.DataFrame)
+
+    class Failure(Exception):
+        pass
+
+    def failing_write(*args: object) -> None:
+        raise Failure
+
+    with pytest.raises(Failure), store.scoring(str(lines["document_id"].iloc[0]), set()) as scoring:
+        scoring.answer()
+        failing_write()
+    assert {t: store.count(t) for t in counts} == counts
+    assert score(store, lines, stats) is not None  # and the store still works
 
 
-def test_an_error_inside_scoring_writes_nothing(store: Store) -> None:
-    doc = document("D1", "K1", "K2", 0)
-    with pytest.raises(RuntimeError), store.scoring(doc.document_id) as scoring:
-        rows, new = rows_and_columns(doc, store)
-        scoring.history({"K1"}, new)
-        scoring.write(rows, no_lots(1), Answer("D1", "{}", "[]"))
-        raise RuntimeError("the model failed after the write was staged")
-    assert store.count("lines") == 0 and store.answer("D1") is None
-    assert _score(store, doc, {"K1"}) == (0, 0)  # and the store still works
-
-
-def test_outcomes_must_name_stored_lines_all_or_nothing(store: Store) -> None:
-    _score(store, document("D1", "K1", "K2", 0), {"K1"})
+def test_outcomes_must_name_stored_lines_all_or_nothing(store: Store, tiny: World) -> None:
+    loaded = history(tiny)
+    store.load(loaded.documents, None, loaded.firms)
+    assert tiny.outcomes is not None
+    known = tiny.outcomes[tiny.outcomes["recorded_at"] < CUT].iloc[:3].copy()
+    unknown = known.iloc[:1].assign(document_id="NEVER-SCORED")
     with pytest.raises(UnknownDocumentError) as refused:
-        store.add_outcomes(pd.DataFrame([outcome("D1"), outcome("D9"), outcome("D1", item_no=2)]))
-    assert refused.value.rows == [1, 2]
+        store.add_outcomes(pd.concat([known, unknown], ignore_index=True))
+    assert refused.value.rows == [3]
     assert store.count("outcomes") == 0
-    store.add_outcomes(pd.DataFrame([outcome("D1", found=True)]))
-    assert store.count("outcomes") == 1
-    assert _score(store, document("D2", "K2", "K3", 9), {"K2"}) == (1, 1)  # seen with D1
+    store.add_outcomes(known)
+    store.add_outcomes(known)  # the same outcomes again change nothing
+    assert store.count("outcomes") == 3
 
 
-def test_the_register_is_upserted_by_firm(store: Store) -> None:
-    store.set_firms(pd.DataFrame([firm("111111111111"), firm("222222222222")]))
-    store.set_firms(pd.DataFrame([firm("111111111111", address="A2")]))
-    firms = store.firms().set_index("firm_id")
-    assert len(firms) == 2 and firms.loc["111111111111", "address_id"] == "A2"
-    assert str(firms["registered_at"].dtype) == "datetime64[us, UTC]"
+def test_the_register_is_upserted_by_firm(store: Store, tiny: World) -> None:
+    assert tiny.firms is not None
+    firms = tiny.firms.iloc[:3].copy()
+    store.set_firms(firms)
+    moved = firms.iloc[:1].assign(address_id="elsewhere")
+    store.set_firms(moved)
+    found = store.firms().set_index("firm_id")
+    assert len(found) == 3 and found.loc[moved["firm_id"].iloc[0], "address_id"] == "elsewhere"
+    assert str(found["registered_at"].dtype) == "datetime64[us, UTC]"
 
 
-def test_a_bulk_load_keeps_lines_already_stored(store: Store) -> None:
-    _score(store, document("D1", "K1", "K2", 0), {"K1"})
-    lines = pd.DataFrame(document_rows(document("D1", "K1", "K5", 0, items=2)))
-    lines = lines.map(lambda v: str(v) if isinstance(v, str) else v)  # enums as plain text
-    lines[list(STORED)] = None
-    store.add_lines(lines)
-    assert store.count("lines") == 2  # item 2 added, item 1 kept as scored
-    with store.scoring("D2") as scoring:
-        _, new = rows_and_columns(document("D2", "K2", "K3", 1), store)
-        history = scoring.history({"K2", "K5"}, new)
-    partners = dict(zip(history.lines["item_no"][:2].tolist(),
-                        history.lines["consignee_id"][:2].tolist(), strict=True))  # fmt: skip
-    assert partners == {1: "K2", 2: "K5"}  # item 1 as it was scored, not as re-sent
-
-
-def test_another_connection_sees_what_was_committed(open_backend: Callable[[], Store]) -> None:
+def test_another_connection_sees_what_was_committed(
+    open_backend: Opener, tiny: World, stats: FeatureStats
+) -> None:
     """Several service processes share one state: each sees the others' documents."""
     first, second = open_backend(), open_backend()
-    second.warm()
-    _score(first, document("D1", "K1", "K2", 0), {"K1"})
-    assert second.answer("D1") == '{"a": 1}'
-    assert _score(second, document("D2", "K1", "K3", 1), {"K1"}) == (1, 0)
-    assert _score(first, document("D3", "K1", "K4", 2), {"K1"}) == (2, 0)
+    loaded = history(tiny)
+    first.load(loaded.documents, loaded.outcomes, loaded.firms)
+    documents = [p for kind, p in _events(tiny, CUT, CUT + 8 * DAY) if kind == "document"]
+    for i, lines in enumerate(documents[:20]):
+        assert isinstance(lines, pd.DataFrame)
+        assert score((first, second)[i % 2], lines, stats) is not None
+    assert second.count("answers") == 20 and first.count("answers") == 20
+    document_id = str(documents[0]["document_id"].iloc[0])  # type: ignore[index]
+    assert second.answer(document_id) is not None
+
+
+def test_a_document_issued_before_stored_ones_is_late(
+    store: Store, tiny: World, stats: FeatureStats
+) -> None:
+    loaded = history(tiny, CUT + 3 * DAY)
+    store.load(loaded.documents, loaded.outcomes, loaded.firms)
+    stored = loaded.documents[loaded.documents["issued_at"] >= CUT]
+    lines = stored[stored["document_id"] == stored["document_id"].iloc[0]].copy()
+    lines["document_id"] = "LATE-" + lines["document_id"]
+    rows = document_rows(document_from_rows(lines))
+    cols = columns_of_rows(rows)
+    with store.scoring("LATE", set()) as scoring:
+        late = scoring.past(cols | prepare(cols)).late
+    assert late is not None and 0 < late <= 3 * 86_400

@@ -6,19 +6,28 @@ import sqlite3
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from riskscore.data import World
 from riskscore.errors import StateError
+from riskscore.features import FeatureStats, trace_lots
+from riskscore.schema import OUTCOME_COLUMNS
 from riskscore.store import SqliteStore
-from riskscore.store.codec import LINE_COLUMNS
-from riskscore.store.sqlite import VERSION
+from riskscore.store.codec import LINE_COLUMNS, frame_rows
+from riskscore.store.sqlite import MIGRATIONS, VERSION
 
-from .conftest import firm
+from .conftest import CUT, history, score
 
 
 def _firms(n: int) -> pd.DataFrame:
-    return pd.DataFrame([firm(f"{i:012d}", address=f"A{i}") for i in range(n)])
+    registered = pd.Timestamp("2020-01-01", tz="UTC")
+    return pd.DataFrame(
+        {"firm_id": [f"{i:012d}" for i in range(n)], "registered_at": registered,
+         "activity_code": "46.52", "region": "ALA", "address_id": [f"A{i}" for i in range(n)],
+         "director_id": [f"D{i}" for i in range(n)], "founder_country": "KZ"}
+    )  # fmt: skip
 
 
 def test_the_background_checkpoint_moves_the_log_into_the_database(tmp_path: Path) -> None:
@@ -49,11 +58,13 @@ def test_without_it_commits_leave_the_database_file_alone(tmp_path: Path) -> Non
 
 
 def _legacy(path: Path, columns: tuple[str, ...]) -> None:
-    """A state file as riskscore wrote it before layouts were versioned (state-v2.db)."""
+    """A state file as riskscore wrote it before layouts were versioned (state-v2.db), its
+    lines with the given columns."""
     with sqlite3.connect(path) as db:
+        for statement in filter(str.strip, MIGRATIONS[1].split(";")):
+            if "lines" not in statement:
+                db.execute(statement)
         db.execute(f"CREATE TABLE lines ({', '.join(columns)})")
-        for table in ("outcomes", "firms", "answers"):
-            db.execute(f"CREATE TABLE {table} (x)")
 
 
 def test_a_file_from_before_versions_is_taken_as_version_one(tmp_path: Path) -> None:
@@ -89,3 +100,32 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_text("not sqlite")
     with pytest.raises(StateError, match="cannot be opened"):
         SqliteStore(tmp_path / "state.db")
+
+
+def test_a_version_one_file_with_history_is_upgraded_and_scores_as_a_fresh_load(
+    tmp_path: Path, tiny: World, stats: FeatureStats
+) -> None:
+    """A state written before per-key state existed: its lines are kept and the new tables are
+    filled from them, so it answers as a state loaded from the same history today."""
+    loaded = history(tiny)
+    assert loaded.outcomes is not None
+    lines = pd.concat([loaded.documents, trace_lots(loaded.documents)], axis=1)
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        for statement in filter(str.strip, MIGRATIONS[1].split(";")):
+            db.execute(statement)
+        db.executemany(f"INSERT INTO lines VALUES ({', '.join('?' * len(LINE_COLUMNS))})",
+                       frame_rows(lines, LINE_COLUMNS))  # fmt: skip
+        db.executemany(f"INSERT INTO outcomes VALUES ({', '.join('?' * 7)})",
+                       frame_rows(loaded.outcomes, OUTCOME_COLUMNS))  # fmt: skip
+    upgraded = SqliteStore(tmp_path / "old.db")
+    fresh = SqliteStore(tmp_path / "fresh.db")
+    fresh.load(loaded.documents, loaded.outcomes, None)
+    assert upgraded.count("lines") == len(lines) and upgraded.count("marks") == fresh.count("marks")
+    d = tiny.documents
+    probes = d[(d["issued_at"] >= CUT) & (d["issued_at"] < CUT + pd.Timedelta(days=3))]
+    for _, document in probes.groupby("document_id", sort=False):
+        np.testing.assert_array_equal(
+            score(upgraded, document, stats), score(fresh, document, stats)
+        )
+    upgraded.close()
+    fresh.close()

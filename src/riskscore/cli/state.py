@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 
 from riskscore.cli.app import fail, parse_date, state_app
 from riskscore.config import Settings
+
+if TYPE_CHECKING:
+    from riskscore.data import World
 
 
 @state_app.command("load")
@@ -39,8 +43,21 @@ def state_load(
             raise fail(f"{settings.store_url} already holds documents; remove it to reload")
         world = load_world(directory, with_truth=False)
         began = time.perf_counter()
-        counts = load_history(store, world.documents, world.outcomes, world.firms, cut)
+        with typer.progressbar(length=_estimate(world), label="loading", file=sys.stderr) as bar:
+            done = [0]
+
+            def progress(written: int) -> None:
+                bar.update(written - done[0])
+                done[0] = written
+
+            counts = load_history(store, world.documents, world.outcomes, world.firms, cut,
+                                  progress)  # fmt: skip
     finally:
         store.close()
     typer.echo(f"loaded {counts['lines']:,} lines and {counts['outcomes']:,} outcomes into "
                f"{settings.store_url} in {time.perf_counter() - began:.1f} s")  # fmt: skip
+
+
+def _estimate(world: World) -> int:
+    """Rows a load writes, roughly: each line makes about four (its row, its marks, its lot)."""
+    return 4 * len(world.documents)

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from riskscore.features import chain, party, product, route, value
+from riskscore.features.aggregates import Aggregation, Past
 from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, canonical_order, columns_of, take, text
-from riskscore.features.firms import Register
+from riskscore.features.firms import Register, RegisterAnswers
 from riskscore.features.history import seconds
 from riskscore.features.inputs import Inputs
 from riskscore.features.lines import DERIVED, prepare
@@ -32,9 +33,10 @@ from riskscore.features.stats import FeatureStats, fit_vocabularies
 
 
 class Family(Protocol):
-    """What a feature family module provides."""
+    """What a feature family module provides: its features, and what they ask of the past."""
 
     SPECS: tuple[Spec, ...]
+    AGGREGATIONS: tuple[Aggregation, ...]
 
     def compute(self, inputs: Inputs, stats: FeatureStats) -> Columns: ...
 
@@ -43,9 +45,11 @@ FAMILIES: tuple[Family, ...] = (product, route, value, party, chain)
 SPECS: tuple[Spec, ...] = tuple(spec for family in FAMILIES for spec in family.SPECS)
 FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in SPECS)
 CATEGORICAL: tuple[str, ...] = tuple(s.name for s in SPECS if s.categorical)
+AGGREGATIONS: tuple[Aggregation, ...] = tuple(a for f in FAMILIES for a in f.AGGREGATIONS)
 STORED = chain.STORED
 
 __all__ = [
+    "AGGREGATIONS",
     "CATEGORICAL",
     "FAMILIES",
     "FEATURE_NAMES",
@@ -68,7 +72,7 @@ class FeatureMatrix(NamedTuple):
     """What `feature_columns` answers for the wanted rows."""
 
     matrix: np.ndarray  # one row per wanted line, columns in FEATURE_NAMES order
-    stored: Columns  # what the state stores per line (STORED): the lot made, the dwell sold
+    stored: Columns  # what the state keeps per line (STORED), and online the chain's MOVES
 
 
 class Prepared(NamedTuple):
@@ -118,23 +122,26 @@ def build_features(
 def feature_columns(
     cols: Columns,
     stats: FeatureStats,
-    register: Register | None,
+    register: RegisterAnswers | None,
     outcomes: Columns | None,
     wanted: np.ndarray | None = None,
+    past: Past | None = None,
 ) -> FeatureMatrix:
     """The features and STORED columns of the `wanted` rows of `cols` (indices, in the order
     given; None: every row, as given).
 
     Every line is history for the others; the features are computed for the wanted rows only.
     The lines are put in canonical order first, (t, document_id, item_no), so every sum adds
-    the same numbers in the same order whichever way the caller gathered them.
+    the same numbers in the same order whichever way the caller gathered them. With `past`
+    (the online state's answers for one document) `cols` are that document's lines and the
+    history comes from `past` instead.
     """
-    inputs, order = prepare_inputs(cols, register, outcomes, wanted)
+    inputs, order = prepare_inputs(cols, register, outcomes, wanted, past)
     every: Columns = {}
     for family in FAMILIES:
         every.update(family.compute(inputs, stats))
     stacked = np.column_stack([every[name] for name in FEATURE_NAMES])
-    stored = {name: every[name] for name in STORED}
+    stored = {name: every[name] for name in (*STORED, *chain.MOVES) if name in every}
     if wanted is not None:
         return FeatureMatrix(stacked, stored)
     return FeatureMatrix(_unsorted({"matrix": stacked}, order)["matrix"], _unsorted(stored, order))
@@ -142,12 +149,15 @@ def feature_columns(
 
 def prepare_inputs(
     cols: Columns,
-    register: Register | None = None,
+    register: RegisterAnswers | None = None,
     outcomes: Columns | None = None,
     wanted: np.ndarray | None = None,
+    past: Past | None = None,
+    text_keys: bool = False,
 ) -> Prepared:
     """The lines in canonical order (issue second, document_id, item_no) with
-    `lines.prepare`'s columns, the register, the outcomes and the wanted rows' positions."""
+    `lines.prepare`'s columns, the register, the outcomes and the wanted rows' positions
+    (`text_keys`: keys as the online state keeps them, `Inputs.key`)."""
     order = canonical_order(cols)
     in_order = bool((order[1:] > order[:-1]).all())  # the service's history comes sorted
     lines = cols if in_order else take(cols, order)
@@ -157,14 +167,14 @@ def prepare_inputs(
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
         wanted = position[wanted]
-    return Prepared(Inputs(lines, register, outcomes, wanted), order)
+    return Prepared(Inputs(lines, register, outcomes, wanted, past, text_keys), order)
 
 
 def trace_lots(documents: pd.DataFrame) -> pd.DataFrame:
     """What the state stores per line (STORED: the lot each bought line became and the dwell of
     what each line sold), traced over `documents` in time order."""
     inputs, order = prepare_inputs(columns_of(documents))
-    traced = chain.trace(inputs.lines)
+    traced = chain.trace(inputs.lines).columns
     lots = {name: traced[name] for name in STORED}
     return pd.DataFrame(_unsorted(lots, order), index=documents.index)
 

@@ -91,37 +91,6 @@ def columns_of_rows(rows: Sequence[Mapping[str, Any]]) -> Columns:
     return cols
 
 
-# Text columns the families key on, each with the code space it is encoded in; the party
-# columns share one, so a subject's code equals its code as consignor.
-CODED = {"consignor_id": "party", "consignee_id": "party", "declarant_id": "party",
-         "subject_id": "party", "partner_id": "party", "origin_country": "country",
-         "dispatch_country": "country", "destination_country": "country", "chapter": "chapter",
-         "hs4": "hs4"}  # fmt: skip
-
-
-def coded(name: str) -> str:
-    """The name of the column holding the codes of text column `name`."""
-    return f"{name}:code"
-
-
-class Codebook:
-    """Integer codes of text values, fixed for the life of the codebook (new values get new
-    codes). The service keeps one, so its history arrives with codes instead of being
-    factorized on every request; which code a value gets never changes a feature."""
-
-    def __init__(self) -> None:
-        self.spaces: dict[str, dict[object, int]] = {space: {} for space in CODED.values()}
-
-    def encode(self, cols: Columns) -> Columns:
-        """The code columns of `cols` (its CODED columns, derived ones included)."""
-        out: Columns = {}
-        for name, space in CODED.items():
-            book, values = self.spaces[space], cols[name]
-            codes = (book.setdefault(v, len(book)) for v in values)
-            out[coded(name)] = np.fromiter(codes, dtype=np.int64, count=len(values))
-        return out
-
-
 def canonical_order(cols: Columns) -> np.ndarray:
     """Row order by (issue second, document_id, item_no): the order every sum runs in."""
     document_rank = pd.factorize(cols["document_id"], sort=True)[0]

@@ -210,20 +210,3 @@ def _check_times(time: np.ndarray) -> None:
     """A time outside [1970, 2106) would spill into the key bits and corrupt every count."""
     if len(time) and (time.min() < 0 or time.max() >= _TIME_LIMIT):
         raise ValueError("event times must lie between 1970 and 2106")
-
-
-def first_seen(key: np.ndarray, time: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """1.0 where no event of the same key happened before this row's second, else 0.0; for
-    the given rows only, when given.
-
-    >>> first_seen(np.array([1, 1, 2, 1]), np.array([10, 10, 5, 20])).tolist()
-    [1.0, 1.0, 1.0, 0.0]
-    >>> first_seen(np.array([1, 1, 2, 1]), np.array([10, 10, 5, 20]), np.array([3])).tolist()
-    [0.0]
-    """
-    if rows is not None:
-        key, query, at = key, key[rows], time[rows]
-    else:
-        query, at = key, time
-    count, _ = Events.build(key, time).before(query, at)
-    return np.asarray(count == 0, dtype=float)

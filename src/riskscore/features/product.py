@@ -6,6 +6,7 @@ from functools import cache
 
 import numpy as np
 
+from riskscore.features.aggregates import Aggregation
 from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, isin, lookup
 from riskscore.features.inputs import Inputs
@@ -42,6 +43,9 @@ def chpl_tier_rank(hs6: np.ndarray) -> np.ndarray:
 def _tier_ranks() -> dict[str, float]:
     rank = {tier: float(i) for i, tier in enumerate(CHPL_TIERS, start=1)}
     return {hs6: rank[tier] for hs6, tier in chpl_tiers().items()}
+
+
+AGGREGATIONS: tuple[Aggregation, ...] = ()  # nothing about the past
 
 
 def compute(inputs: Inputs, stats: FeatureStats) -> Columns:

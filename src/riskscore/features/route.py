@@ -6,9 +6,9 @@ from functools import cache
 
 import numpy as np
 
+from riskscore.features.aggregates import Aggregation, First, Occurrences
 from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, lookup
-from riskscore.features.history import first_seen, key_codes
 from riskscore.features.inputs import Inputs
 from riskscore.features.stats import FeatureStats
 from riskscore.reference import country_group
@@ -61,6 +61,17 @@ def _group_codes() -> dict[str, float]:
     return codes
 
 
+def _routes(inputs: Inputs) -> Occurrences:
+    every = np.arange(len(inputs.lines["t"]))
+    return Occurrences(inputs.key(ROUTES.item), inputs.lines["t"], (), every)
+
+
+# A route: the firm, the origin, dispatch and destination countries and the HS heading.
+ROUTES = First("routes", ("subject_id", "origin_country", "dispatch_country",
+                          "destination_country", "hs4"), (), _routes)  # fmt: skip
+AGGREGATIONS: tuple[Aggregation, ...] = (ROUTES,)
+
+
 def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     """The route features of every line."""
     lines = inputs.rows
@@ -74,7 +85,7 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     out["dispatch_hub_flag"] = (out["dispatch_group"] == 3).astype(float)
     out["origin_coalition_flag"] = (out["origin_group"] == 2).astype(float)
     out["destination_eaeu_partner_flag"] = (out["destination_group"] == 1).astype(float)
-    parts = ("subject_id", "origin_country", "dispatch_country", "destination_country", "hs4")
-    route = key_codes(*(inputs.codes(name) for name in parts))
-    out["route_new_for_firm"] = first_seen(route, inputs.lines["t"], inputs.wanted)
+    route = inputs.at(inputs.key(ROUTES.item))
+    seen = inputs.first(ROUTES).seen_before(route, inputs.at(inputs.lines["t"]))
+    out["route_new_for_firm"] = (~seen).astype(float)
     return out

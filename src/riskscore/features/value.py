@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from riskscore.features.aggregates import Aggregation
 from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, positive
 from riskscore.features.inputs import Inputs
@@ -46,6 +47,9 @@ def fit_value_cells(train_lines: Columns) -> tuple[RobustCells, RobustCells]:
         fit_robust_cells(train_lines, log_unit_value(train_lines), UNIT_VALUE_LEVELS),
         fit_robust_cells(train_lines, log_kg_per_unit(train_lines), KG_PER_UNIT_LEVELS),
     )
+
+
+AGGREGATIONS: tuple[Aggregation, ...] = ()  # the document's own lines only
 
 
 def compute(inputs: Inputs, stats: FeatureStats) -> Columns:

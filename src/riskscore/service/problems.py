@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from riskscore.errors import (
     ConfigError,
     DatasetError,
+    DocumentConflictError,
     ModelMismatchError,
     RegistryError,
     RiskscoreError,
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 # Domain error -> (status, title). The most specific class listed wins.
 STATUS: dict[type[RiskscoreError], tuple[int, str]] = {
     UnknownDocumentError: (422, "Unknown document line"),
+    DocumentConflictError: (409, "Document id already used"),
     DatasetError: (422, "Invalid data"),
     StateError: (503, "Online state unavailable"),
     RegistryError: (503, "Model registry unavailable"),

@@ -38,6 +38,11 @@ class ScoreResponse(BaseModel):
     score: float = Field(description="the highest item score")
     channel: str = Field(description="green, yellow or red")
     selected_at_random: bool = Field(description="sent red at random to keep labels unbiased")
+    late: bool = Field(
+        False,
+        description="issued before its parties' latest stored documents by more than the "
+        "state's lateness horizon: scored with what is known, left for the batch to re-trace",
+    )
     items: list[ItemScore]
     rules_triggered: list[str]
     unknown_codes: list[UnknownCode]

@@ -1,9 +1,9 @@
-"""Scoring one document: history from the online state, the training features, the model.
+"""Scoring one document: its past from the online state, the training features, the model.
 
 The features are computed by `feature_columns`, the function `build_features` runs for
-training, on the document together with its parties' history, inside one store transaction
-(read, score, write), so what is served equals what the batch pipeline computes for the same
-document (the parity test holds it to that).
+training, on the document's lines with what the online state keeps per key (`store.Lookup`),
+inside one store transaction (read, score, write), so what is served equals what the batch
+pipeline computes over what the state held (the parity tests hold it to that).
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ import numpy as np
 import pandas as pd
 
 from riskscore.config import Settings
-from riskscore.features import FEATURE_NAMES, FeatureMatrix, Register, feature_columns
-from riskscore.features.columns import Columns, columns_of_rows
-from riskscore.schema import Document, Outcome, document_rows
+from riskscore.errors import DocumentConflictError
+from riskscore.features import FEATURE_NAMES, FeatureMatrix, feature_columns
+from riskscore.features.columns import SECONDS_PER_DAY, Columns, columns_of_rows
+from riskscore.features.lines import prepare
+from riskscore.schema import Document, Outcome, content_hash, document_rows
 from riskscore.service.rules import rules_triggered
 from riskscore.service.runtime import ModelRuntime
 from riskscore.service.schemas import ItemScore, ScoreResponse
-from riskscore.store import Answer, History, Store
+from riskscore.store import Answer, Lookup, Store
 
 
 class Scored(NamedTuple):
@@ -40,36 +42,43 @@ class Scorer:
 
     def __init__(self, runtime: ModelRuntime, store: Store, settings: Settings) -> None:
         self.runtime, self.store, self.settings = runtime, store, settings
-        firms = store.firms()
-        self.register = Register(firms) if len(firms) else None
-        store.warm()
+        self.horizon = settings.late_horizon_days * SECONDS_PER_DAY
 
     def score(self, document: Document) -> Scored:
-        """Score a document, or answer what was stored for it if it was scored before."""
+        """Score a document, or answer what was stored for it if it was scored before (the
+        same content again; other content under the same id is a DocumentConflictError)."""
         clock = _Stages()
-        with self.store.scoring(document.document_id) as scoring:
+        digest = content_hash(document)
+        rows = document_rows(document)
+        cols = columns_of_rows(rows)
+        new = cols | prepare(cols)
+        with self.store.scoring(document.document_id, _parties(new)) as scoring:
             stored = scoring.answer()
             if stored is not None:
-                return Scored(stored, clock.lap("stored"))
-            rows = document_rows(document)
-            new = self.store.prepared(columns_of_rows(rows))
+                if stored.content_hash and stored.content_hash != digest:
+                    raise DocumentConflictError(
+                        "this document_id was answered for a document of other content"
+                    )
+                return Scored(stored.body, clock.lap("stored"))
             clock.lap("frame")
-            history = scoring.history(_parties(new), new)
+            lookup = scoring.past(new)
             clock.lap("history")
-            features, lots = self.features(history)
+            features, stored_columns = self.features(new, lookup)
             clock.lap("features")
-            body, vectors = self._answer(document, new, features, clock)
-            scoring.write(rows, lots, Answer(document.document_id, body, vectors))
+            late = lookup.late is not None and lookup.late > self.horizon
+            body, vectors = self._answer(document, new, features, clock, late)
+            scoring.write(rows, stored_columns, Answer(document.document_id, body, vectors,
+                                                       digest, late))  # fmt: skip
         return Scored(body, clock.lap("state_write"))
 
-    def features(self, history: History) -> FeatureMatrix:
-        """Features and STORED columns of the new document's lines over their history."""
+    def features(self, new: Columns, lookup: Lookup) -> FeatureMatrix:
+        """Features of the new document's lines (and what the chain pass made of them) from
+        what the state keeps of their past."""
         stats = self.runtime.model.stats
-        return feature_columns(history.lines, stats, self.register, history.outcomes,
-                               history.wanted)  # fmt: skip
+        return feature_columns(new, stats, lookup.register, None, None, lookup.past)
 
     def _answer(
-        self, document: Document, new: Columns, features: np.ndarray, clock: _Stages
+        self, document: Document, new: Columns, features: np.ndarray, clock: _Stages, late: bool
     ) -> tuple[str, str]:
         """The answer as JSON, and the feature vectors as stored (JSON)."""
         runtime = self.runtime
@@ -86,6 +95,7 @@ class Scorer:
             score=top,
             channel=channel,
             selected_at_random=random,
+            late=late,
             items=[
                 ItemScore(item_no=int(n), score=float(s), reasons=r)
                 for n, s, r in zip(new["item_no"], scores, reasons, strict=True)
@@ -113,9 +123,10 @@ class Scorer:
 
 
 def _parties(new: Columns) -> set[str]:
-    """Whose history a document's features read: every feature of a line is about its subject
-    or its partner (a declarant who is neither, such as a customs broker, adds nothing)."""
-    return {*new["subject_id"], *new["partner_id"]}
+    """Whose state a document reads and writes: its lines' consignors, consignees and
+    subjects (the declarant of a transit is its subject); never a declarant who is neither,
+    such as a customs broker."""
+    return {*new["consignor_id"], *new["consignee_id"], *new["subject_id"]}
 
 
 class _Stages:

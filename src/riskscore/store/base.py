@@ -1,32 +1,28 @@
 """The contract every online-state backend keeps: what the service and the CLI may call.
 
 The online state holds every scored document's lines (with what the chain pass stored for
-them), the answers given, inspection outcomes and the firms register. The service scores a
-document inside one store transaction: read the stored answer and the parties' history,
-score, write the lines and the answer — all of it or nothing (`Store.scoring`).
+them), the answers given, inspection outcomes, the firms register, and per key what the
+features ask of the past (`store/state.py`). The service scores a document inside one store
+transaction: read the stored answer and what its features need of the past, score, write the
+lines, the state they change and the answer — all of it or nothing (`Store.scoring`).
 
 `tests/store/test_contract.py` holds every backend to this contract.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
-import numpy as np
 import pandas as pd
 
+from riskscore.features.aggregates import Past
 from riskscore.features.columns import Columns
+from riskscore.features.firms import RegisterAnswers
 
-TABLES = ("lines", "outcomes", "firms", "answers")
-
-
-class History(NamedTuple):
-    """A new document's lines among its parties' stored history."""
-
-    lines: Columns  # stored lines and the new document's, in canonical order, prepared
-    outcomes: Columns  # outcomes of the stored lines' documents (`features.outcome_columns`)
-    wanted: np.ndarray  # where the new document's lines are in `lines`
+TABLES = ("lines", "outcomes", "firms", "answers", "marks", "firsts", "lots", "takes")
+Progress = Callable[[int], None]  # told how many rows have been written so far
 
 
 class Answer(NamedTuple):
@@ -35,25 +31,41 @@ class Answer(NamedTuple):
     document_id: str
     body: str  # the answer as sent (JSON)
     features: str  # the feature vectors served, one per line (JSON), for audits and parity
+    content_hash: str  # `schema.content_hash` of the document answered
+    late: bool  # issued before its parties' latest stored documents by more than the horizon
+
+
+class Answered(NamedTuple):
+    """A stored answer, and the hash of the document it answered."""
+
+    body: str
+    content_hash: str
+
+
+class Lookup(NamedTuple):
+    """What a document's features read of the state, and how late the document is."""
+
+    past: Past  # marks, first times and stock, per key (`features.aggregates`)
+    register: RegisterAnswers  # the register entries of the firms it names
+    late: int | None  # seconds before its parties' latest stored document (None: in order)
 
 
 class Scoring(Protocol):
     """One document's read-score-write, inside one store transaction (`Store.scoring`)."""
 
-    def answer(self) -> str | None:
+    def answer(self) -> Answered | None:
         """The answer stored for this document id, if it was scored before."""
         ...
 
-    def history(self, parties: set[str], new: Columns) -> History:
-        """Every stored line in which any of `parties` is consignor, consignee or declarant
-        (a stored copy of the new document excepted: it is not its own past), with the new
-        document's `Store.prepared` lines, and the outcomes of the stored lines' documents."""
+    def past(self, new: Columns) -> Lookup:
+        """What the features of the document (`new`: its prepared lines) read of the state:
+        a bounded number of indexed lookups whatever its parties' history."""
         ...
 
     def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
-        """Store the document's `schema.document_rows` with the STORED columns its lines got,
-        and its answer. Written when the transaction commits; a document already stored
-        keeps what it has."""
+        """Store the document's `schema.document_rows` with what the chain pass gave its
+        lines (`features.FeatureMatrix.stored`: STORED and MOVES, in `rows` order), the state
+        its events change, and its answer. Written when the transaction commits."""
         ...
 
 
@@ -61,24 +73,23 @@ class Store(Protocol):
     """The online state.
 
     Contract:
-    - `scoring(document_id)` opens a transaction that sees every document committed before it
-      (by this process or any other sharing the store) and commits what `write` was given
-      when the block ends normally; an exception inside the block writes nothing.
-    - Scoring transactions are serialised so that a document's history is never missing a
-      document committed before it; read-only calls never wait for them.
+    - `scoring(document_id, parties)` opens a transaction that sees every document committed
+      before it (by this process or any other sharing the store) and commits what `write` was
+      given when the block ends normally; an exception inside the block writes nothing.
+    - Scoring transactions of documents that share a party run one after another; read-only
+      calls never wait for them.
     - Every write is all or nothing; a refused write leaves the stored data as it was.
-    - Times are stored as microseconds since 1970 UTC (`store.codec`).
+    - Times are stored as microseconds since 1970 UTC (`store.codec`); every document and
+      outcome records when it was received.
     """
 
-    def scoring(self, document_id: str) -> AbstractContextManager[Scoring]:
-        """The transaction that reads, scores and writes one document."""
+    def scoring(self, document_id: str, parties: set[str]) -> AbstractContextManager[Scoring]:
+        """The transaction that reads, scores and writes one document; `parties` are the
+        firms whose state it reads and writes (never a declarant who is neither subject nor
+        partner of a line, such as a customs broker)."""
         ...
 
-    def prepared(self, cols: Columns) -> Columns:
-        """A new document's columns in the form `History.lines` come in."""
-        ...
-
-    def answer(self, document_id: str) -> str | None:
+    def answer(self, document_id: str) -> Answered | None:
         """The stored answer of a document scored before, if any."""
         ...
 
@@ -86,9 +97,16 @@ class Store(Protocol):
         """The feature vectors served for a document, if it was scored."""
         ...
 
-    def add_lines(self, lines: pd.DataFrame) -> None:
-        """Append document lines (DOCUMENT_COLUMNS and STORED) in one transaction; lines
-        already stored keep what they have."""
+    def load(
+        self,
+        documents: pd.DataFrame,
+        outcomes: pd.DataFrame | None,
+        firms: pd.DataFrame | None,
+        progress: Progress | None = None,
+    ) -> None:
+        """Fill an empty store with a history (DOCUMENT_COLUMNS, OUTCOME_COLUMNS,
+        FIRM_COLUMNS) in one transaction: the lines, and every key's state computed over all
+        of them at once by the batch engine."""
         ...
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
@@ -104,17 +122,17 @@ class Store(Protocol):
         """The firms register (FIRM_COLUMNS, times as aware datetimes)."""
         ...
 
+    def frame(self, table: str) -> pd.DataFrame:
+        """A table as a dataset would hold it: `lines` (DOCUMENT_COLUMNS and STORED, in
+        canonical order), `outcomes` or `firms`, times as aware datetimes."""
+        ...
+
     def count(self, table: str) -> int:
         """Rows in one of TABLES."""
         ...
 
     def ping(self) -> bool:
         """True when the store answers a query."""
-        ...
-
-    def warm(self) -> int:
-        """Fill any per-process cache now (at start-up) rather than on the first request;
-        the number of lines read."""
         ...
 
     def housekeeping(self) -> None:

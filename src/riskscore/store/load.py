@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from riskscore.features import trace_lots
-from riskscore.store.base import Store
+from riskscore.store.base import Progress, Store
 
 
 def load_history(
@@ -14,20 +13,16 @@ def load_history(
     outcomes: pd.DataFrame | None,
     firms: pd.DataFrame | None,
     until: pd.Timestamp | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Warm the store with documents issued and outcomes recorded before `until`.
+    """Fill an empty store with documents issued and outcomes recorded before `until`.
 
-    The lots of bought lines are traced over the whole history first, exactly as the batch
-    pipeline traces them, and stored with the lines.
+    Every key's state is computed over the whole history at once, by the batch engine the
+    training features use, and stored with the lines.
     """
     if until is not None:
         documents = documents[documents["issued_at"] < until]
         if outcomes is not None:
             outcomes = outcomes[outcomes["recorded_at"] < until]
-    lots = trace_lots(documents)
-    store.add_lines(pd.concat([documents, lots], axis=1))
-    if outcomes is not None:
-        store.add_outcomes(outcomes)
-    if firms is not None:
-        store.set_firms(firms)
+    store.load(documents, outcomes, firms, progress)
     return {"lines": len(documents), "outcomes": 0 if outcomes is None else len(outcomes)}

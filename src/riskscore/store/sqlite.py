@@ -2,10 +2,10 @@
 
 SQLite in WAL mode lets readers go on while one writer appends. A scoring transaction takes
 the write lock first (`BEGIN IMMEDIATE`), so that documents are scored one after another,
-each seeing every document committed before it, whichever process committed it. The parties'
-history is read from an in-process mirror (`store/mirror.py`) kept in step with the file.
-The file's layout carries a version (`schema_version`); `MIGRATIONS` bring an older file up
-to date, and a file of an unknown layout is refused rather than misread.
+each seeing every document committed before it, whichever process committed it; its reads
+are the bounded lookups of `store/state.py`, so no process keeps a copy of the history. The
+file's layout carries a version (`schema_version`); `MIGRATIONS` bring an older file up to
+date, and a file of an unknown layout is refused rather than misread.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,15 +22,14 @@ from typing import Any
 
 import pandas as pd
 
-from riskscore.errors import StateError, UnknownDocumentError
-from riskscore.features.columns import Columns
+from riskscore.errors import StateError
 from riskscore.schema import FIRM_COLUMNS, OUTCOME_COLUMNS
-from riskscore.store.base import TABLES, Answer, History
-from riskscore.store.codec import LINE_COLUMNS, frame_rows, line_row, times_of
-from riskscore.store.mirror import Mirror
+from riskscore.store.base import TABLES, Answered, Progress
+from riskscore.store.codec import LINE_COLUMNS
+from riskscore.store.online import Online
+from riskscore.store.sql import Sql
 
 _log = logging.getLogger(__name__)
-_LINE_MARKS = ", ".join("?" * len(LINE_COLUMNS))
 
 # Ordered migrations: version -> the statements that bring the previous version to it.
 MIGRATIONS: dict[int, str] = {
@@ -44,8 +43,43 @@ CREATE INDEX outcomes_document ON outcomes (document_id);
 CREATE TABLE firms ({", ".join(FIRM_COLUMNS)}, PRIMARY KEY (firm_id));
 CREATE TABLE answers (document_id PRIMARY KEY, body, features);
 """,
+    # Per-key state instead of history reads (docs/decisions.md, "The online state for a
+    # whole country"); when each document and outcome was received; the hash of what was
+    # answered. A file that holds lines is filled from them (`Online.rebuild`).
+    2: """
+ALTER TABLE lines ADD COLUMN received_at INTEGER;
+ALTER TABLE outcomes ADD COLUMN received_at INTEGER;
+ALTER TABLE answers ADD COLUMN content_hash TEXT;
+ALTER TABLE answers ADD COLUMN late INTEGER;
+DROP INDEX IF EXISTS lines_consignor;
+DROP INDEX IF EXISTS lines_consignee;
+CREATE INDEX lines_consignor ON lines (consignor_id, issued_at);
+CREATE INDEX lines_consignee ON lines (consignee_id, issued_at);
+CREATE UNIQUE INDEX outcomes_once ON outcomes (document_id, item_no, inspected_at);
+CREATE INDEX firms_address ON firms (address_id, registered_at);
+CREATE INDEX firms_director ON firms (director_id, registered_at);
+CREATE TABLE aggregations (name TEXT PRIMARY KEY, code INTEGER NOT NULL UNIQUE);
+CREATE TABLE marks (agg INTEGER NOT NULL, key TEXT NOT NULL, t INTEGER NOT NULL,
+    n INTEGER NOT NULL, line TEXT NOT NULL, vals BLOB, sums BLOB, gap INTEGER NOT NULL,
+    PRIMARY KEY (agg, key, t, n)) WITHOUT ROWID;
+CREATE TABLE firsts (agg INTEGER NOT NULL, item TEXT NOT NULL, t INTEGER NOT NULL,
+    counters TEXT NOT NULL, PRIMARY KEY (agg, item)) WITHOUT ROWID;
+CREATE TABLE lots (document_id TEXT NOT NULL, item_no INTEGER NOT NULL, holder TEXT NOT NULL,
+    hs_code TEXT, hs4 TEXT, t INTEGER NOT NULL, chain_start INTEGER, firms INTEGER,
+    origin TEXT, hs6 TEXT, unit_value REAL, remaining REAL NOT NULL, source_document TEXT,
+    source_item INTEGER, PRIMARY KEY (document_id, item_no)) WITHOUT ROWID;
+CREATE INDEX lots_open_code ON lots (holder, hs_code, t, document_id, item_no)
+    WHERE remaining > 0;
+CREATE INDEX lots_open_heading ON lots (holder, hs4, t, document_id, item_no)
+    WHERE remaining > 0;
+CREATE TABLE takes (document_id TEXT NOT NULL, item_no INTEGER NOT NULL, seller TEXT NOT NULL,
+    t INTEGER NOT NULL, lot_document TEXT NOT NULL, lot_item INTEGER NOT NULL,
+    amount REAL NOT NULL, by_link INTEGER NOT NULL, PRIMARY KEY (document_id, item_no));
+CREATE INDEX takes_lot ON takes (lot_document, lot_item);
+""",
 }
 VERSION = max(MIGRATIONS)
+REBUILT_AT = 2  # migrating a file with lines across this version refills the derived tables
 
 
 class SqliteStore:
@@ -56,9 +90,10 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._online = Online(Sql(self._db, "sqlite"))
         try:
             self._db.execute("PRAGMA busy_timeout=10000")  # several workers share the file
-            migrate(self._db, path)  # first: a refused file is left as it was
+            migrate(self._db, path, self._online)  # first: a refused file is left as it was
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         except (sqlite3.Error, StateError) as error:
@@ -66,8 +101,6 @@ class SqliteStore:
             if isinstance(error, StateError):
                 raise
             raise StateError(f"{path} cannot be opened as an online state: {error}") from None
-        self._firms: pd.DataFrame | None = None
-        self._mirror = Mirror()
         self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
 
     def close(self) -> None:
@@ -81,7 +114,9 @@ class SqliteStore:
     def housekeeping(self, every: float = 1.0) -> None:
         """Copy the write-ahead log into the database from a thread of its own, every `every`
         seconds, instead of inside whichever commit fills the log (a checkpoint syncs the
-        file to disk, which stalled a scoring request for ~20 ms). SQLite releases the GIL."""
+        file to disk, which stalled a scoring request for ~20 ms). SQLite releases the GIL.
+        A TRUNCATE checkpoint when the log has grown keeps it from growing without bound
+        while readers come and go."""
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         stop = threading.Event()
 
@@ -91,7 +126,9 @@ class SqliteStore:
                 db.execute("PRAGMA busy_timeout=10000")
                 while not stop.wait(every):
                     try:
-                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        busy, logged, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                        if not busy and logged > _TRUNCATE_PAGES:
+                            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                     except sqlite3.Error as error:  # keep trying: the log must not grow forever
                         _log.warning("WAL checkpoint failed: %s", error)
             finally:
@@ -110,41 +147,28 @@ class SqliteStore:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def add_lines(self, lines: pd.DataFrame) -> None:
+    @contextmanager
+    def scoring(self, document_id: str, parties: set[str]) -> Iterator[Any]:
         with self._transaction():
-            self._insert("INSERT OR IGNORE INTO lines", lines, LINE_COLUMNS)
+            yield self._online.scoring(document_id)
+
+    def load(
+        self,
+        documents: pd.DataFrame,
+        outcomes: pd.DataFrame | None,
+        firms: pd.DataFrame | None,
+        progress: Progress | None = None,
+    ) -> None:
+        with self._transaction():
+            self._online.load(documents, outcomes, firms, progress)
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
         with self._transaction():
-            query = "SELECT 1 FROM lines WHERE document_id = ? AND item_no = ?"
-            keys = zip(outcomes["document_id"], outcomes["item_no"], strict=True)
-            missing = [
-                i
-                for i, (document_id, item_no) in enumerate(keys)
-                if self._db.execute(query, (document_id, int(item_no))).fetchone() is None
-            ]
-            if missing:
-                raise UnknownDocumentError(missing)
-            self._insert("INSERT INTO outcomes", outcomes, OUTCOME_COLUMNS)
+            self._online.add_outcomes(outcomes)
 
     def set_firms(self, firms: pd.DataFrame) -> None:
         with self._transaction():
-            self._insert("INSERT OR REPLACE INTO firms", firms, FIRM_COLUMNS)
-        self._firms = None
-
-    @contextmanager
-    def scoring(self, document_id: str) -> Iterator[_Scoring]:
-        with self._transaction():
-            scoring = _Scoring(self._db, self._mirror, document_id)
-            yield scoring
-        if scoring.written is not None:  # committed: the mirror takes the lines in directly
-            self._mirror.append_stored(scoring.written, self._db)
-
-    def _insert(self, statement: str, frame: pd.DataFrame, columns: Iterable[str]) -> None:
-        """`statement VALUES (?, ...)` for every row of `frame`, inside the caller's transaction."""
-        names = list(columns)
-        marks = ", ".join("?" * len(names))
-        self._db.executemany(f"{statement} VALUES ({marks})", frame_rows(frame, names))
+            self._online.set_firms(firms)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -156,6 +180,9 @@ class SqliteStore:
             raise StateError(f"the online state is not writable: {error}") from None
         try:
             yield
+        except sqlite3.Error as error:
+            self._db.rollback()
+            raise StateError(f"the online state failed: {error}") from None
         except BaseException:
             self._db.rollback()
             raise
@@ -167,8 +194,8 @@ class SqliteStore:
 
     # --- reads -----------------------------------------------------------------------------
 
-    def answer(self, document_id: str) -> str | None:
-        return _answer(self._db, document_id)
+    def answer(self, document_id: str) -> Answered | None:
+        return self._online.answer(document_id)
 
     def features_of(self, document_id: str) -> list[list[float | None]] | None:
         row = self._db.execute(
@@ -176,18 +203,11 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def warm(self) -> int:
-        """Read every stored line into the in-process mirror."""
-        return self._mirror.sync(self._db)
-
-    def prepared(self, cols: Columns) -> Columns:
-        return self._mirror.prepared(cols)
-
     def firms(self) -> pd.DataFrame:
-        """The firms register (cached: it changes only through `set_firms`)."""
-        if self._firms is None:
-            self._firms = times_of(pd.read_sql_query("SELECT * FROM firms", self._db))
-        return self._firms
+        return self._online.frame("firms")
+
+    def frame(self, table: str) -> pd.DataFrame:
+        return self._online.frame(table)
 
     def count(self, table: str) -> int:
         if table not in TABLES:
@@ -195,36 +215,10 @@ class SqliteStore:
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-class _Scoring:
-    """One document's scoring transaction on a SQLite store (`Store.scoring`)."""
-
-    def __init__(self, db: sqlite3.Connection, mirror: Mirror, document_id: str) -> None:
-        self._db, self._mirror, self.document_id = db, mirror, document_id
-        self._new: Columns | None = None
-        self.written: Columns | None = None  # the new lines and their lots, once written
-
-    def answer(self) -> str | None:
-        return _answer(self._db, self.document_id)
-
-    def history(self, parties: set[str], new: Columns) -> History:
-        self._mirror.sync(self._db)  # what any process committed before this transaction
-        self._new = new
-        return History(*self._mirror.history(parties, new))
-
-    def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
-        values = [line_row(row, stored, i) for i, row in enumerate(rows)]
-        cursor = self._db.executemany(f"INSERT OR IGNORE INTO lines VALUES ({_LINE_MARKS})", values)
-        self._db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", tuple(answer))
-        if self._new is not None and cursor.rowcount == len(rows):
-            self.written = self._new | stored
+_TRUNCATE_PAGES = 10_000  # ~40 MB of log: reset it to zero length at the next quiet moment
 
 
-def _answer(db: sqlite3.Connection, document_id: str) -> str | None:
-    row = db.execute("SELECT body FROM answers WHERE document_id = ?", (document_id,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def migrate(db: sqlite3.Connection, path: Path) -> int:
+def migrate(db: sqlite3.Connection, path: Path, online: Online) -> int:
     """Bring the file's layout to VERSION (in one transaction) and return the version found.
 
     A file written before versions were recorded (`state-v2.db`) holds version 1 if its lines
@@ -241,6 +235,9 @@ def migrate(db: sqlite3.Connection, path: Path) -> int:
                 db.execute(statement)
             db.execute("INSERT INTO schema_version VALUES (?, ?)",
                        (version, datetime.now(UTC).isoformat(timespec="seconds")))  # fmt: skip
+        online.state.name_codes()
+        if found and found < REBUILT_AT <= VERSION:
+            online.rebuild()
     except BaseException:
         db.rollback()
         raise

@@ -1,0 +1,206 @@
+"""The online state over one connection: records as received, and the scoring transaction.
+
+Every backend runs these inside its own transactions (`store/sqlite.py`); what is kept per
+key, and how a document changes it, is `store/state.py`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskscore.errors import UnknownDocumentError
+from riskscore.features import AGGREGATIONS, STORED, outcome_columns, prepare_inputs
+from riskscore.features.aggregates import First
+from riskscore.features.columns import Columns, columns_of, columns_of_rows
+from riskscore.features.inputs import Inputs
+from riskscore.schema import FIRM_COLUMNS, NULLABLE, OUTCOME_COLUMNS
+from riskscore.store.base import Answer, Answered, Lookup, Progress
+from riskscore.store.codec import LINE_COLUMNS, TIMES, frame_rows, line_row
+from riskscore.store.sql import Sql
+from riskscore.store.state import DERIVED_TABLES, Read, State
+
+_LINE_MARKS = len(LINE_COLUMNS) + 1  # and received_at
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1_000
+
+
+class Online:
+    """The online state's records and scoring, over one connection."""
+
+    def __init__(self, sql: Sql) -> None:
+        self.sql, self.state = sql, State(sql)
+
+    def scoring(self, document_id: str) -> Scoring:
+        return Scoring(self, document_id)
+
+    def answer(self, document_id: str) -> Answered | None:
+        row = self.sql.one("SELECT body, content_hash FROM answers WHERE document_id = ?",
+                           (document_id,))  # fmt: skip
+        return None if row is None else Answered(str(row[0]), str(row[1] or ""))
+
+    def load(
+        self,
+        documents: pd.DataFrame,
+        outcomes: pd.DataFrame | None,
+        firms: pd.DataFrame | None,
+        progress: Progress | None = None,
+    ) -> None:
+        """Fill the store with a history: its records, and the derived tables computed over
+        all of it at once (`State.fill`)."""
+        tell = progress or (lambda _: None)
+        prepared = prepare_inputs(
+            columns_of(documents), None, None if outcomes is None else outcome_columns(outcomes),
+            text_keys=True,
+        )  # fmt: skip
+        derived = self.state.fill(prepared.inputs)
+        written = 0
+        for written in derived:
+            tell(written)
+        lines = documents.iloc[prepared.order].copy()
+        for name in STORED:
+            lines[name] = prepared.inputs.lines[name]
+        received = _now_us()
+        for start in range(0, len(lines), 50_000):
+            rows = frame_rows(lines.iloc[start : start + 50_000], LINE_COLUMNS)
+            self.sql.many(f"INSERT INTO lines VALUES ({self.sql.marks(_LINE_MARKS)})",
+                          [(*row, received) for row in rows])  # fmt: skip
+            tell(written + start + len(rows))
+        if outcomes is not None:
+            self._insert_outcomes(outcomes, received)
+        if firms is not None:
+            self.set_firms(firms)
+
+    def rebuild(self) -> None:
+        """Empty the derived tables and fill them again from the stored lines and outcomes
+        (when the layout gains a derived table, or to fold in documents left to the batch)."""
+        for table in DERIVED_TABLES:
+            self.sql.run(f"DELETE FROM {table}")
+        lines = self.frame("lines")
+        outcomes = self.frame("outcomes")
+        prepared = prepare_inputs(columns_of(lines), None, outcome_columns(outcomes),
+                                  text_keys=True)  # fmt: skip
+        for _ in self.state.fill(prepared.inputs):
+            pass
+
+    def add_outcomes(self, outcomes: pd.DataFrame) -> None:
+        """Outcomes of stored lines: recorded, and counted from when they were recorded."""
+        query = "SELECT 1 FROM lines WHERE document_id = ? AND item_no = ?"
+        keys = zip(outcomes["document_id"], outcomes["item_no"], strict=True)
+        missing = [i for i, (d, n) in enumerate(keys) if self.sql.one(query, (d, int(n))) is None]
+        if missing:
+            raise UnknownDocumentError(missing)
+        self._insert_outcomes(outcomes, _now_us())
+        self.state.record(self._outcome_inputs(outcomes), _from_outcomes())
+
+    def _insert_outcomes(self, outcomes: pd.DataFrame, received: int) -> None:
+        rows = frame_rows(outcomes, OUTCOME_COLUMNS)
+        self.sql.many(f"INSERT INTO outcomes VALUES ({self.sql.marks(len(OUTCOME_COLUMNS) + 1)}) "
+                      "ON CONFLICT DO NOTHING", [(*row, received) for row in rows])  # fmt: skip
+
+    def _outcome_inputs(self, outcomes: pd.DataFrame) -> Inputs:
+        """The outcomes with the first line of each of their documents (who its parties are)."""
+        documents = sorted(set(outcomes["document_id"]))
+        found = []
+        for document_id in documents:
+            found.append(self.sql.one(
+                "SELECT document_id, consignor_id, consignee_id FROM lines "
+                "WHERE document_id = ? ORDER BY item_no LIMIT 1", (document_id,),
+            ))  # fmt: skip
+        names = ("document_id", "consignor_id", "consignee_id")
+        lines = {name: _objects([row[j] for row in found if row]) for j, name in enumerate(names)}
+        lines["t"] = np.zeros(len(lines["document_id"]), dtype=np.int64)
+        return Inputs(lines, outcomes=outcome_columns(outcomes), text_keys=True)
+
+    def set_firms(self, firms: pd.DataFrame) -> None:
+        columns = list(FIRM_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+        self.sql.many(f"INSERT INTO firms VALUES ({self.sql.marks(len(columns))}) "
+                      f"ON CONFLICT (firm_id) DO UPDATE SET {updates}",
+                      frame_rows(firms, columns))  # fmt: skip
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """A table as a dataset holds it (`Store.frame`)."""
+        columns, order = _FRAMES[table]
+        rows = self.sql.all(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+        frame = pd.DataFrame(rows, columns=list(columns))
+        return _typed(frame)
+
+
+# What `frame` reads of each table, in which order (lines in canonical order).
+_FRAMES = {
+    "lines": (LINE_COLUMNS, "issued_at / 1000000, document_id, item_no"),
+    "outcomes": (tuple(OUTCOME_COLUMNS), "recorded_at, document_id, item_no"),
+    "firms": (tuple(FIRM_COLUMNS), "firm_id"),
+}
+
+
+class Scoring:
+    """One document's read-score-write (`store.base.Scoring`), inside the caller's
+    transaction."""
+
+    def __init__(self, online: Online, document_id: str) -> None:
+        self.online, self.document_id = online, document_id
+        self._read: Read | None = None
+        self._late: int | None = None
+
+    def answer(self) -> Answered | None:
+        return self.online.answer(self.document_id)
+
+    def past(self, new: Columns) -> Lookup:
+        state = self.online.state
+        inputs = prepare_inputs(new, text_keys=True).inputs
+        second = int(inputs.lines["t"][0])
+        parties = {*inputs.lines["subject_id"], *inputs.lines["partner_id"]}
+        self._late = state.lateness(parties, second, self.document_id)
+        self._read = state.past(inputs)
+        register = state.register(inputs.lines["subject_id"], second)
+        return Lookup(self._read.past, register, self._late)
+
+    def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
+        sql, received = self.online.sql, _now_us()
+        stored_before = sql.one("SELECT 1 FROM lines WHERE document_id = ? LIMIT 1",
+                                (self.document_id,))  # fmt: skip
+        if stored_before is None:
+            values = [(*line_row(row, stored, i), received) for i, row in enumerate(rows)]
+            sql.many(f"INSERT INTO lines VALUES ({sql.marks(_LINE_MARKS)})", values)
+            if not answer.late and self._read is not None:
+                self.online.state.write(_written(rows, stored), self._read)
+        sql.run("INSERT INTO answers (document_id, body, features, content_hash, late) "
+                "VALUES (?, ?, ?, ?, ?)", (*answer[:4], int(answer.late)))  # fmt: skip
+
+
+def _written(rows: list[dict[str, Any]], stored: Columns) -> Inputs:
+    """The document's lines as the state's writes read them: text keys, STORED and MOVES."""
+    cols = columns_of_rows(rows) | stored
+    return prepare_inputs(cols, text_keys=True).inputs
+
+
+def _from_outcomes() -> tuple[First, ...]:
+    return tuple(a for a in AGGREGATIONS if isinstance(a, First) and a.from_outcomes)
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored values back in the dtypes `data.load_world` gives."""
+    for column in frame.columns:
+        if column in TIMES:
+            frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="us", utc=True)
+        elif column == "previous_document_ids":
+            frame[column] = [json.loads(v) if v else [] for v in frame[column]]
+        elif column in ("item_no", "linked_item_no"):
+            frame[column] = frame[column].astype("float64" if column in NULLABLE else "int64")
+        elif column in ("violation_found",):
+            frame[column] = frame[column].astype(bool)
+    return frame

@@ -1,0 +1,64 @@
+"""One SQL surface for every backend: DB-API connections spoken to with `?` placeholders.
+
+SQLite (`sqlite3`) and PostgreSQL (psycopg 3) both speak DB-API 2; they differ in placeholder
+style and in a few type names. The online state's logic (`store/state.py`) is written once
+against `Sql`, and each backend hands it a connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+
+
+class Sql:
+    """Statements with `?` placeholders run on a DB-API connection of either dialect."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        if dialect not in ("sqlite", "postgres"):
+            raise ValueError(f"unknown SQL dialect {dialect!r}")
+        self.connection, self.dialect = connection, dialect
+
+    def _text(self, sql: str) -> str:
+        return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+        cursor = self.connection.execute(self._text(sql), tuple(params))
+        return int(cursor.rowcount)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row = self.connection.execute(self._text(sql), tuple(params)).fetchone()
+        return None if row is None else tuple(row)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [
+            tuple(r) for r in self.connection.execute(self._text(sql), tuple(params)).fetchall()
+        ]
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run a statement once per row (the drivers batch it)."""
+        rows = list(rows)
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            self.connection.executemany(sql, rows)
+        else:
+            with self.connection.cursor() as cursor:
+                cursor.executemany(self._text(sql), rows)
+
+    def marks(self, count: int) -> str:
+        """`?, ?, ...` for `count` values."""
+        return ", ".join("?" * count)

@@ -1,0 +1,450 @@
+"""The online state's logic, written once for every backend (`store/sql.py`).
+
+What is kept, per key, is what the feature families ask of the past (`features.aggregates`):
+
+- `marks`: for every event of a `Running` aggregation (and the counting events of a `First`),
+  the key's running count, sums and longest gap after it, in the order the batch sums in. A
+  document's question "how much before T" is one indexed lookup: the latest mark before T.
+- `firsts`: when each item of a `First` was first seen, and the keys that count it.
+- `lots` and `takes`: every Kazakh firm's stock (what remains of each lot bought) and what each
+  sale took, so that a document's sales take from the stock a batch pass would have left.
+- `lines`, `outcomes`, `firms`, `answers`: what was received and answered, as received.
+
+A document's reads are a bounded number of indexed lookups whatever its parties' history
+(`past`); its writes append marks (`_merge`), or, for a document issued before marks already
+kept (a late one), recompute the marks after it. Everything runs inside the caller's
+transaction: the backend decides how documents that share a party are serialised.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from riskscore.features import AGGREGATIONS, STORED
+from riskscore.features.aggregates import (
+    KEY_SEPARATOR,
+    First,
+    Mark,
+    Running,
+    StoredFirst,
+    StoredPast,
+    StoredRunning,
+    accumulate,
+    count_name,
+    first_rows,
+    marks_of,
+    moments,
+)
+from riskscore.features.chain import trace
+from riskscore.features.columns import MICROS_PER_SECOND, Columns
+from riskscore.features.firms import SHARED, Firm, StoredRegister
+from riskscore.features.inputs import Inputs
+from riskscore.features.stock import Lot, LotId, Take
+from riskscore.store.sql import Sql
+
+# The derived tables, emptied and filled again by `rebuild`.
+DERIVED_TABLES = ("marks", "firsts", "lots", "takes")
+# Rows keep an aggregation as a small code (`aggregations` table), not its name.
+_SELLING, _BUYING = ("domestic", "export"), ("import", "domestic")
+_LOT_COLUMNS = ("document_id", "item_no", "holder", "hs_code", "hs4", "t", "chain_start",
+                "firms", "origin", "hs6", "unit_value", "remaining", "source_document",
+                "source_item")  # fmt: skip
+_LOT_LIST = ", ".join(_LOT_COLUMNS)
+
+
+class Event(NamedTuple):
+    """One event of a key as stored: time, values (for the order and the sums), its id."""
+
+    t: int
+    values: tuple[float, ...]
+    line: str
+
+
+@dataclass
+class Read:
+    """What `State.past` read for one document, kept for the write that follows."""
+
+    past: StoredPast
+    remaining: dict[LotId, float]  # what remained of each lot read, before the pass took
+
+
+class State:
+    """The online state over one connection (inside the caller's transaction)."""
+
+    def __init__(self, sql: Sql) -> None:
+        self.sql = sql
+        self._codes: dict[str, int] = {}
+
+    def name_codes(self) -> None:
+        """Give every declared aggregation its code now (the backend calls this when it opens
+        the store, in a transaction of its own), so that scoring never writes the table."""
+        for aggregation in AGGREGATIONS:
+            self.code(aggregation.name)
+            if isinstance(aggregation, First):
+                self.code(count_name(aggregation))
+
+    def code(self, name: str) -> int:
+        """The code rows keep for an aggregation name; given once, the same in every process
+        (a new name gets the next code; codes never change)."""
+        if name not in self._codes:
+            row = self.sql.one("SELECT code FROM aggregations WHERE name = ?", (name,))
+            if row is None:
+                self.sql.run("INSERT INTO aggregations (name, code) SELECT ?, "
+                             "COALESCE(MAX(code), 0) + 1 FROM aggregations", (name,))  # fmt: skip
+                row = self.sql.one("SELECT code FROM aggregations WHERE name = ?", (name,))
+            assert row is not None
+            self._codes[name] = int(row[0])
+        return self._codes[name]
+
+    # --- reads for one document ----------------------------------------------------------
+
+    def past(self, new: Inputs) -> Read:
+        """Everything the document's features ask of the past (`new`: its lines, text keys),
+        looked up per key: a bounded number of rows whatever the history."""
+        t = int(new.lines["t"][0])
+        runnings, firsts = {}, {}
+        for aggregation in AGGREGATIONS:
+            if isinstance(aggregation, Running) and aggregation.by:
+                asked = {(k, m) for spec in aggregation.by for k in _distinct(new.key(spec))
+                         for m in moments(aggregation, t)}  # fmt: skip
+                marks = {(k, m): self.latest(aggregation.name, k, m) for k, m in asked}
+                runnings[aggregation.name] = StoredRunning(aggregation.width, marks)
+            elif isinstance(aggregation, First):
+                items = {
+                    item: self.first_time(aggregation, item)
+                    for item in _distinct(new.key(aggregation.item))
+                }
+                counters = [k for spec in aggregation.counted_by for k in _distinct(new.key(spec))]
+                counted = {(k, t): self.latest(count_name(aggregation), k, t) for k in counters}
+                firsts[aggregation.name] = StoredFirst(items, counted)
+        lots = self._stock(new.lines, t)
+        return Read(StoredPast(runnings, firsts, lots), {lot.id: lot.remaining for lot in lots})
+
+    def latest(self, name: str, key: object, moment: int) -> Mark | None:
+        """The key's mark after its latest event strictly before `moment`."""
+        row = self.sql.one(
+            "SELECT t, n, sums, gap FROM marks WHERE agg = ? AND key = ? AND t < ? "
+            "ORDER BY t DESC, n DESC LIMIT 1",
+            (self.code(name), key, moment),
+        )
+        return None if row is None else Mark(int(row[0]), int(row[1]), _floats(row[2]), int(row[3]))
+
+    def first_time(self, aggregation: First, item: object) -> int | None:
+        row = self.sql.one("SELECT t FROM firsts WHERE agg = ? AND item = ?",
+                           (self.code(aggregation.name), item))  # fmt: skip
+        return None if row is None else int(row[0])
+
+    def _stock(self, lines: Columns, t: int) -> list[Lot]:
+        """The lots the document's sales may take, bought before its second, in first-in-
+        first-out order: per stock key as many as it has sales on it, plus one (each sale
+        takes from one lot), and the lots its sales name by link."""
+        sides = zip(lines["flow"].tolist(), lines["consignor_country"].tolist(), strict=True)
+        selling = [i for i, (flow, country) in enumerate(sides)
+                   if flow in _SELLING and country == "KZ"]  # fmt: skip
+        wanted: defaultdict[tuple[str, str, str], int] = defaultdict(lambda: 1)
+        found: dict[LotId, Lot] = {}
+        for i in selling:
+            seller = str(lines["consignor_id"][i])
+            wanted[(seller, "hs_code", str(lines["hs_code"][i]))] += 1
+            wanted[(seller, "hs4", str(lines["hs4"][i]))] += 1
+            link, number = lines["linked_document_id"][i], lines["linked_item_no"][i]
+            if isinstance(link, str) and number == number:
+                row = self.sql.one(
+                    f"SELECT {_LOT_LIST} FROM lots WHERE document_id = ? AND item_no = ?",
+                    (link, int(number)),
+                )
+                if row is not None and int(row[5]) < t:
+                    found.setdefault((row[0], int(row[1])), _lot(row))
+        for (holder, column, code), count in wanted.items():
+            rows = self.sql.all(
+                f"SELECT {_LOT_LIST} FROM lots WHERE holder = ? AND {column} = ? "
+                "AND remaining > 0 AND t < ? ORDER BY t, document_id, item_no LIMIT ?",
+                (holder, code, t, count),
+            )
+            for row in rows:
+                found.setdefault((row[0], int(row[1])), _lot(row))
+        return sorted(found.values(), key=lambda lot: lot.order)
+
+    def lateness(self, parties: Iterable[str], second: int, document_id: str) -> int | None:
+        """None when the document comes after every stored document of its parties (in the
+        canonical order: second, document id); else how many seconds before the latest of
+        them it was issued."""
+        latest: tuple[int, str] | None = None
+        for party in set(parties):
+            for column in ("consignor_id", "consignee_id"):
+                row = self.sql.one(f"SELECT max(issued_at) FROM lines WHERE {column} = ?", (party,))
+                if row is None or row[0] is None:
+                    continue
+                last = int(row[0]) // MICROS_PER_SECOND
+                top = self.sql.one(
+                    f"SELECT max(document_id) FROM lines WHERE {column} = ? AND issued_at >= ?",
+                    (party, last * MICROS_PER_SECOND),
+                )
+                found = (last, str(top[0]))  # type: ignore[index]
+                latest = found if latest is None or found > latest else latest
+        if latest is None or latest <= (second, document_id):
+            return None
+        return latest[0] - second
+
+    def register(self, firms: Iterable[str], t: int) -> StoredRegister:
+        """The register entries of `firms`, with their shared counts at second t."""
+        out = {}
+        before_us = t * MICROS_PER_SECOND
+        for firm in set(firms):
+            row = self.sql.one(
+                f"SELECT registered_at, founder_country, {', '.join(SHARED.values())} "
+                "FROM firms WHERE firm_id = ?",
+                (firm,),
+            )
+            if row is None:
+                continue
+            shared = {}
+            for (name, column), value in zip(SHARED.items(), row[2:], strict=True):
+                shared[name] = np.nan if value is None else float(self.sql.one(
+                    f"SELECT count(*) FROM firms WHERE {column} = ? AND registered_at < ?",
+                    (value, before_us),
+                )[0])  # type: ignore[index]  # fmt: skip
+            founder = np.nan if row[1] is None else float(row[1] == "RU")
+            out[firm] = Firm(int(row[0]) // MICROS_PER_SECOND, founder, shared)
+        return StoredRegister(out)
+
+    # --- writes for one document ---------------------------------------------------------
+
+    def write(self, written: Inputs, read: Read) -> None:
+        """What the document changes: the marks and first times of its events, and the
+        stock its sales took from and its purchases added to (`written`: its lines, text
+        keys, with the STORED columns and MOVES the chain pass gave them)."""
+        moves = written.lines
+        self._events(written)
+        for lot in read.past.lots:
+            if lot.remaining != read.remaining[lot.id]:
+                self.sql.run("UPDATE lots SET remaining = ? WHERE document_id = ? AND item_no = ?",
+                             (lot.remaining, *lot.id))  # fmt: skip
+        made = [lot for lot in moves["lot_made"] if lot is not None]
+        self.sql.many(f"INSERT INTO lots VALUES ({self.sql.marks(len(_LOT_COLUMNS))})",
+                      [_lot_row(lot) for lot in made])  # fmt: skip
+        takes = _take_rows(written.lines, list(moves["lot_taken"]))
+        self.sql.many("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", takes)
+
+    def _events(self, inputs: Inputs) -> None:
+        """Merge the events `inputs` make into every aggregation's marks and first times."""
+        for aggregation in AGGREGATIONS:
+            if isinstance(aggregation, Running) and aggregation.steps is None:
+                events = aggregation.measure(inputs)
+                ids = _event_ids(inputs.lines, events.line)
+                values = _values(events.values, len(ids))
+                grouped: defaultdict[object, list[Event]] = defaultdict(list)
+                for key, t, row, line in zip(events.key.tolist(), events.t.tolist(),
+                                             values.tolist(), ids, strict=True):  # fmt: skip
+                    grouped[key].append(Event(int(t), tuple(row), line))
+                for key, found in grouped.items():
+                    self._stepped(aggregation, key, self.merge(aggregation.name, key, found))
+            elif isinstance(aggregation, First) and not aggregation.from_outcomes:
+                self._firsts(aggregation, inputs)
+
+    def _stepped(self, source: Running, key: object, merged: list[tuple[Event, Mark]]) -> None:
+        """The events of the aggregations whose values follow `source`'s marks (`Steps`),
+        for every source event whose mark was computed again."""
+        for aggregation in AGGREGATIONS:
+            steps = aggregation.steps if isinstance(aggregation, Running) else None
+            if steps is None or steps.source is not source or not merged:
+                continue
+            sums = np.array([m.sums for _, m in merged], dtype=float)
+            values = np.array([e.values for e, _ in merged], dtype=float)
+            stepped = steps.step(sums[:, 0], values[:, 0])
+            target = str(key).split(KEY_SEPARATOR)[steps.key_part]
+            found = [Event(e.t, (float(v),), e.line) for (e, _), v in zip(merged, stepped,
+                                                                          strict=True)]  # fmt: skip
+            self.merge(aggregation.name, target, found)
+
+    def record(self, inputs: Inputs, aggregations: tuple[First, ...]) -> None:
+        """Merge the occurrences `inputs` make (outcomes, with their documents' first lines)
+        into the first times of `aggregations`."""
+        for aggregation in aggregations:
+            self._firsts(aggregation, inputs)
+
+    def _firsts(self, aggregation: First, inputs: Inputs) -> None:
+        found = aggregation.occurrences(inputs)
+        if not len(found.t):
+            return
+        for row in first_rows(found.item, found.t).tolist():
+            item, t = found.item[row], int(found.t[row])
+            known = self.first_time(aggregation, item)
+            if known is not None and known <= t:
+                continue
+            counters = [str(side[row]) for side in found.counters]
+            code = self.code(aggregation.name)
+            self.sql.run("DELETE FROM firsts WHERE agg = ? AND item = ?", (code, item))
+            self.sql.run("INSERT INTO firsts VALUES (?, ?, ?, ?)",
+                         (code, item, t, json.dumps(counters)))  # fmt: skip
+            for side, counter in enumerate(counters):
+                line = f"{item}{KEY_SEPARATOR}{side}"
+                self.merge(count_name(aggregation), counter, [Event(t, (), line)])
+
+    def merge(self, name: str, key: object, new: list[Event]) -> list[tuple[Event, Mark]]:
+        """Put events into a key's marks, and return the marks computed (with their events).
+
+        An event whose id is already kept, at or after the earliest new event's time, replaces
+        it (events made again keep their time). The marks from the earliest new event on are
+        computed again from the mark before it, in order, as the batch sums: for events that
+        arrive in time order that is the new events alone.
+        """
+        code, start = self.code(name), min(e.t for e in new)
+        previous = self.latest(name, key, start)
+        later = self.sql.all(
+            "SELECT t, vals, line FROM marks WHERE agg = ? AND key = ? AND t >= ?",
+            (code, key, start),
+        )
+        replacing = {e.line for e in new}
+        events = [Event(int(t), _floats(v), line) for t, v, line in later if line not in replacing]
+        events = sorted(events + new)  # time, then values, then id: the batch's order
+        times = np.array([e.t for e in events], dtype=np.int64)
+        width = len(events[0].values)
+        values = np.array([e.values for e in events], dtype=float).reshape(len(events), width)
+        marks = accumulate(previous, times, values)
+        if later:
+            self.sql.run(
+                "DELETE FROM marks WHERE agg = ? AND key = ? AND t >= ?", (code, key, start)
+            )
+        self.sql.many("INSERT INTO marks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      [(code, key, m.t, m.n, e.line, _blob(e.values), _blob(m.sums), m.gap)
+                       for e, m in zip(events, marks, strict=True)])  # fmt: skip
+        return list(zip(events, marks, strict=True))
+
+    # --- bulk ----------------------------------------------------------------------------
+
+    def fill(self, inputs: Inputs) -> Iterator[int]:
+        """Fill the derived tables for every line of `inputs` (text keys, outcomes included)
+        with the batch engine over all of them at once; the lines get the STORED columns the
+        pass gives them. Yields the rows written so far."""
+        traced = trace(inputs.lines)
+        for name in STORED:  # the re-export events read each line's dwell
+            inputs.lines[name] = traced.columns[name]
+        written = 0
+        for aggregation in AGGREGATIONS:
+            for table, rows in _bulk_rows(aggregation, inputs, self.code):
+                self.sql.many(_INSERT[table], rows)
+                written += len(rows)
+                yield written
+        made = [_lot_row(lot) for lot in traced.made if lot is not None]
+        for chunk in _chunks(made):
+            self.sql.many(f"INSERT INTO lots VALUES ({self.sql.marks(len(_LOT_COLUMNS))})", chunk)
+            written += len(chunk)
+            yield written
+        for chunk in _chunks(_take_rows(inputs.lines, traced.taken)):
+            self.sql.many("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk)
+            written += len(chunk)
+            yield written
+
+
+_INSERT = {
+    "marks": "INSERT INTO marks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "firsts": "INSERT INTO firsts VALUES (?, ?, ?, ?)",
+}
+
+
+def _bulk_rows(
+    aggregation: Running | First, inputs: Inputs, code: Callable[[str], int]
+) -> Iterator[tuple[str, list[Any]]]:
+    """An aggregation's marks (and first times) for every line at once, in chunks."""
+    if isinstance(aggregation, Running):
+        events = aggregation.measure(inputs)
+        ids = _event_ids(inputs.lines, events.line)
+        values = _values(events.values, len(ids))
+        yield from _mark_rows(code(aggregation.name), events.key, events.t, values, ids)
+        return
+    found = aggregation.occurrences(inputs)
+    firsts = first_rows(found.item, found.t)
+    item, t = found.item[firsts], found.t[firsts]
+    counters = [side[firsts] for side in found.counters]
+    rows = [(code(aggregation.name), i, int(m), json.dumps([str(c[j]) for c in counters]))
+            for j, (i, m) in enumerate(zip(item.tolist(), t.tolist(), strict=True))]  # fmt: skip
+    for chunk in _chunks(rows):
+        yield "firsts", chunk
+    if counters:
+        keys = np.concatenate(counters)
+        ids = [f"{i}{KEY_SEPARATOR}{side}" for side in range(len(counters)) for i in item.tolist()]
+        times = np.concatenate([t] * len(counters))
+        counts = code(count_name(aggregation))
+        yield from _mark_rows(counts, keys, times, np.zeros((len(keys), 0)), ids)
+
+
+def _mark_rows(
+    code: int, key: np.ndarray, t: np.ndarray, values: np.ndarray, ids: Sequence[str]
+) -> Iterator[tuple[str, list[Any]]]:
+    if not len(key):
+        return
+    columns = marks_of(key, t, values)
+    rows = []
+    for j, i in enumerate(columns.order.tolist()):
+        rows.append((code, key[i], int(t[i]), int(columns.n[j]), ids[i], _blob(values[i]),
+                     _blob(columns.sums[j]), int(columns.gap[j])))  # fmt: skip
+    for chunk in _chunks(rows):
+        yield "marks", chunk
+
+
+def _take_rows(lines: Columns, taken: Sequence[Take | None]) -> list[tuple[object, ...]]:
+    return [(lines["document_id"][i], int(lines["item_no"][i]), lines["consignor_id"][i],
+             int(lines["t"][i]), take.lot[0], take.lot[1], take.amount, int(take.by_link))
+            for i, take in enumerate(taken) if take is not None]  # fmt: skip
+
+
+def _chunks(rows: list[Any], size: int = 50_000) -> Iterator[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _event_ids(lines: Columns, rows: np.ndarray) -> list[str]:
+    """An id per event that stays the same whenever the event is made again: its line, and
+    how many events of the same line came before it in the same set."""
+    seen: defaultdict[int, int] = defaultdict(int)
+    ids = []
+    documents, items = lines["document_id"], lines["item_no"]
+    for row in rows.tolist():
+        ids.append(f"{documents[row]}{KEY_SEPARATOR}{items[row]}{KEY_SEPARATOR}{seen[row]}")
+        seen[row] += 1
+    return ids
+
+
+def _values(values: np.ndarray | None, count: int) -> np.ndarray:
+    """Event values as the batch sums them: missing as zero (`history.Events.build`)."""
+    if values is None:
+        return np.zeros((count, 0))
+    return np.asarray(np.nan_to_num(np.asarray(values, dtype=float)), dtype=float)
+
+
+def _distinct(keys: np.ndarray) -> list[object]:
+    return list(dict.fromkeys(keys.tolist()))
+
+
+def _blob(values: Iterable[float]) -> bytes:
+    """Float64 values as bytes (exact), the way marks keep values and sums."""
+    numbers = [float(v) for v in values]
+    return struct.pack(f"<{len(numbers)}d", *numbers)
+
+
+def _floats(blob: bytes | memoryview | None) -> tuple[float, ...]:
+    if blob is None:
+        return ()
+    data = bytes(blob)
+    return struct.unpack(f"<{len(data) // 8}d", data)
+
+
+def _lot(row: Sequence[Any]) -> Lot:
+    source = None if row[12] is None else (str(row[12]), int(row[13]))
+    return Lot((str(row[0]), int(row[1])), str(row[2]), str(row[3]), str(row[4]), int(row[5]),
+               int(row[6]), int(row[7]), str(row[8]), str(row[9]), float(row[10]),
+               float(row[11]), source)  # fmt: skip
+
+
+def _lot_row(lot: Lot) -> tuple[object, ...]:
+    source = (None, None) if lot.source is None else lot.source
+    return (*lot.id, lot.holder, lot.hs_code, lot.hs4, lot.t, lot.chain_start, lot.firms,
+            lot.origin, lot.hs6, lot.unit_value, lot.remaining, *source)  # fmt: skip
