@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -86,10 +86,22 @@ class _Pass:
         self.taken: list[Take | None] = [None] * n
         self.links: dict[LotId, Lot] = {}
         self.stock: defaultdict[tuple[str, str], deque[Lot]] = defaultdict(deque)
-        for lot in stock:  # a starting stock, in first-in-first-out order
+        # A starting stock, in first-in-first-out order. Lots bought at the first line's second
+        # (by documents before it) enter after that second's sales, as in a pass over all.
+        first = self.t[0] if n else 0
+        self.pending = [lot for lot in stock if lot.t >= first]
+        for lot in stock:
             self.links[lot.id] = lot
+            if lot.t < first:
+                self.stock[(lot.holder, lot.hs_code)].append(lot)
+                self.stock[(lot.holder, lot.hs4)].append(lot)
+
+    def release(self) -> None:
+        """Put the starting lots of the first second into stock (after its sales)."""
+        for lot in self.pending:
             self.stock[(lot.holder, lot.hs_code)].append(lot)
             self.stock[(lot.holder, lot.hs4)].append(lot)
+        self.pending = []
 
     def sell(self, i: int) -> Lot | None:
         """What a Kazakh seller's line (ESF, SNT or DT export) sells from; its chain features
@@ -144,34 +156,49 @@ class _Pass:
         return lot
 
 
-def trace(lines: Columns, outputs: np.ndarray | None = None, stock: Sequence[Lot] = ()) -> Traced:
+def trace(
+    lines: Columns,
+    outputs: np.ndarray | None = None,
+    stock: Sequence[Lot] = (),
+    sellers: Collection[str] | None = None,
+    sources: Mapping[int, Lot] | None = None,
+) -> Traced:
     """The chain features of every line (NaN for lines that sell nothing from Kazakh stock),
     the STORED columns of `outputs` (row indices; None: every line), and the moves.
 
     `lines` must be in time order, the lines of a document together (as `build_features`
     orders them). `stock` is the stock the firms hold before the first line (lots in
-    first-in-first-out order, none bought at or after the first line's second). A bought
-    line's lot is only made when something reads it: a later sale from the same stock or by
-    its link, or `outputs` (most purchases are never sold again within the lines given).
+    first-in-first-out order, none bought after the first line's second). A bought line's lot
+    is only made when something reads it: a later sale from the same stock or by its link, or
+    `outputs` (most purchases are never sold again within the lines given).
+
+    To trace again part of what happened (`sellers`): only those firms' sales are matched, and
+    a purchase from another firm takes its source from `sources` (row -> the lot it came from,
+    as that firm's own pass found it).
     """
     run = _Pass(lines, stock)
     cols, n = run.cols, len(run.t)
     flow = lines["flow"]
-    sells = (isin(flow, _SELLING) & (lines["consignor_country"] == "KZ")).tolist()
+    sells = isin(flow, _SELLING) & (lines["consignor_country"] == "KZ")
+    if sellers is not None:
+        sells &= isin(lines["consignor_id"], set(sellers))
+    sells = sells.tolist()
+    given = sources or {}
     read = _read_by_sales(cols, run.linked_no, sells)
     wanted = np.ones(n, dtype=bool) if outputs is None else np.isin(np.arange(n), outputs)
     buying = isin(flow, _BUYING) & (lines["consignee_country"] == "KZ")
     buys = (buying & (wanted | _read_by_purchases(cols, read))).tolist()
     made: list[Lot | None] = [None] * n
     for start, stop in itertools.pairwise(segments(lines["t"])):
-        sources = [run.sell(i) if sells[i] else None for i in range(start, stop)]
+        found = [run.sell(i) if sells[i] else given.get(i) for i in range(start, stop)]
+        run.release()
         for i in range(start, stop):
             if buys[i]:
                 buyer: str = cols["consignee_id"][i]
                 stock_keys = ((buyer, str(cols["hs_code"][i])), (buyer, str(cols["hs4"][i])))
                 keys = [k for k in stock_keys if k in read]
                 link = (cols["document_id"][i], int(cols["item_no"][i]))
-                made[i] = run.buy(i, sources[i - start], keys, link in read)
+                made[i] = run.buy(i, found[i - start], keys, link in read)
     return Traced(_columns(run.result, made, n), made, run.taken)
 
 

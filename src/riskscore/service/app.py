@@ -32,7 +32,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = ModelRuntime(model or _champion(settings), settings.model_name,
                                settings.model_alias)  # fmt: skip
-        opened = store or open_store(settings.store_url)
+        opened = store or open_store(settings.store_url, settings.late_horizon_days)
         app.state.settings = settings
         try:
             app.state.scorer = Scorer(runtime, opened, settings)

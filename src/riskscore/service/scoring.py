@@ -21,7 +21,7 @@ import pandas as pd
 from riskscore.config import Settings
 from riskscore.errors import DocumentConflictError
 from riskscore.features import FEATURE_NAMES, FeatureMatrix, feature_columns
-from riskscore.features.columns import SECONDS_PER_DAY, Columns, columns_of_rows
+from riskscore.features.columns import Columns, columns_of_rows
 from riskscore.features.lines import prepare
 from riskscore.schema import Document, Outcome, content_hash, document_rows
 from riskscore.service.rules import rules_triggered
@@ -42,7 +42,6 @@ class Scorer:
 
     def __init__(self, runtime: ModelRuntime, store: Store, settings: Settings) -> None:
         self.runtime, self.store, self.settings = runtime, store, settings
-        self.horizon = settings.late_horizon_days * SECONDS_PER_DAY
 
     def score(self, document: Document) -> Scored:
         """Score a document, or answer what was stored for it if it was scored before (the
@@ -65,7 +64,7 @@ class Scorer:
             clock.lap("history")
             features, stored_columns = self.features(new, lookup)
             clock.lap("features")
-            late = lookup.late is not None and lookup.late > self.horizon
+            late = lookup.beyond_horizon
             body, vectors = self._answer(document, new, features, clock, late)
             scoring.write(rows, stored_columns, Answer(document.document_id, body, vectors,
                                                        digest, late))  # fmt: skip

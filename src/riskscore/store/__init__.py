@@ -29,8 +29,10 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, horizon_days: float = 7.0) -> Store:
     """The store a URL names: `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`.
+    A document issued up to `horizon_days` before its parties' latest stored documents still
+    corrects the state; a later one is answered and left for the batch.
 
     >>> open_store("redis://localhost")
     Traceback (most recent call last):
@@ -39,5 +41,5 @@ def open_store(url: str) -> Store:
     """
     scheme = urlsplit(url).scheme
     if scheme == "sqlite" and url.startswith("sqlite:///"):
-        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), round(horizon_days * 86_400))
     raise ConfigError(f"the state URL must start with sqlite:/// (got scheme {scheme!r})")

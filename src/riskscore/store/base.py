@@ -48,6 +48,7 @@ class Lookup(NamedTuple):
     past: Past  # marks, first times and stock, per key (`features.aggregates`)
     register: RegisterAnswers  # the register entries of the firms it names
     late: int | None  # seconds before its parties' latest stored document (None: in order)
+    beyond_horizon: bool  # too late to correct the state: answered, left for the batch
 
 
 class Scoring(Protocol):
@@ -65,7 +66,8 @@ class Scoring(Protocol):
     def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
         """Store the document's `schema.document_rows` with what the chain pass gave its
         lines (`features.FeatureMatrix.stored`: STORED and MOVES, in `rows` order), the state
-        its events change, and its answer. Written when the transaction commits."""
+        its events change (not for a document beyond the horizon, nor one already kept), and
+        its answer. Written when the transaction commits."""
         ...
 
 

@@ -25,6 +25,7 @@ from riskscore.store.sql import Sql
 from riskscore.store.state import DERIVED_TABLES, Read, State
 
 _LINE_MARKS = len(LINE_COLUMNS) + 1  # and received_at
+DEFAULT_HORIZON = 7 * 86_400  # seconds: how late a document may be and still correct the state
 
 
 def _now_us() -> int:
@@ -34,8 +35,8 @@ def _now_us() -> int:
 class Online:
     """The online state's records and scoring, over one connection."""
 
-    def __init__(self, sql: Sql) -> None:
-        self.sql, self.state = sql, State(sql)
+    def __init__(self, sql: Sql, horizon: int = DEFAULT_HORIZON) -> None:
+        self.sql, self.state, self.horizon = sql, State(sql), horizon
 
     def scoring(self, document_id: str) -> Scoring:
         return Scoring(self, document_id)
@@ -148,7 +149,7 @@ class Scoring:
     def __init__(self, online: Online, document_id: str) -> None:
         self.online, self.document_id = online, document_id
         self._read: Read | None = None
-        self._late: int | None = None
+        self._beyond = False
 
     def answer(self) -> Answered | None:
         return self.online.answer(self.document_id)
@@ -156,21 +157,32 @@ class Scoring:
     def past(self, new: Columns) -> Lookup:
         state = self.online.state
         inputs = prepare_inputs(new, text_keys=True).inputs
-        second = int(inputs.lines["t"][0])
-        parties = {*inputs.lines["subject_id"], *inputs.lines["partner_id"]}
-        self._late = state.lateness(parties, second, self.document_id)
-        self._read = state.past(inputs)
-        register = state.register(inputs.lines["subject_id"], second)
-        return Lookup(self._read.past, register, self._late)
+        lines = inputs.lines
+        second = int(lines["t"][0])
+        parties = {*lines["consignor_id"], *lines["consignee_id"], *lines["subject_id"]}
+        late = state.lateness(parties, second, self.document_id)
+        within = late is not None and late <= self.online.horizon
+        position = (second, self.document_id)
+        self._beyond = late is not None and not within
+        if self._stored():  # in the history already: read the stock as it stood before it
+            self._read = state.past(inputs, position, own=True)
+        else:
+            self._read = state.past(inputs, position if within else None)
+        register = state.register(lines["subject_id"], second)
+        return Lookup(self._read.past, register, late, late is not None and not within)
+
+    def _stored(self) -> bool:
+        """Whether the document's lines are kept already (loaded with a history)."""
+        found = self.online.sql.one("SELECT 1 FROM lines WHERE document_id = ? LIMIT 1",
+                                    (self.document_id,))  # fmt: skip
+        return found is not None
 
     def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
         sql, received = self.online.sql, _now_us()
-        stored_before = sql.one("SELECT 1 FROM lines WHERE document_id = ? LIMIT 1",
-                                (self.document_id,))  # fmt: skip
-        if stored_before is None:
+        if not self._stored():
             values = [(*line_row(row, stored, i), received) for i, row in enumerate(rows)]
             sql.many(f"INSERT INTO lines VALUES ({sql.marks(_LINE_MARKS)})", values)
-            if not answer.late and self._read is not None:
+            if not self._beyond and self._read is not None:
                 self.online.state.write(_written(rows, stored), self._read)
         sql.run("INSERT INTO answers (document_id, body, features, content_hash, late) "
                 "VALUES (?, ?, ?, ?, ?)", (*answer[:4], int(answer.late)))  # fmt: skip

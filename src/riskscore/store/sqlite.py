@@ -26,7 +26,7 @@ from riskscore.errors import StateError
 from riskscore.schema import FIRM_COLUMNS, OUTCOME_COLUMNS
 from riskscore.store.base import TABLES, Answered, Progress
 from riskscore.store.codec import LINE_COLUMNS
-from riskscore.store.online import Online
+from riskscore.store.online import DEFAULT_HORIZON, Online
 from riskscore.store.sql import Sql
 
 _log = logging.getLogger(__name__)
@@ -85,12 +85,12 @@ REBUILT_AT = 2  # migrating a file with lines across this version refills the de
 class SqliteStore:
     """The online state in a SQLite file. One instance per process; not thread-safe."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, horizon: int = DEFAULT_HORIZON) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._online = Online(Sql(self._db, "sqlite"))
+        self._online = Online(Sql(self._db, "sqlite"), horizon)
         try:
             self._db.execute("PRAGMA busy_timeout=10000")  # several workers share the file
             migrate(self._db, path, self._online)  # first: a refused file is left as it was

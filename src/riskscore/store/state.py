@@ -22,6 +22,7 @@ import json
 import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from copy import copy
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -42,21 +43,19 @@ from riskscore.features.aggregates import (
     marks_of,
     moments,
 )
-from riskscore.features.chain import trace
+from riskscore.features.chain import REEXPORTS, trace
 from riskscore.features.columns import MICROS_PER_SECOND, Columns
 from riskscore.features.firms import SHARED, Firm, StoredRegister
 from riskscore.features.inputs import Inputs
-from riskscore.features.stock import Lot, LotId, Take
+from riskscore.features.stock import Lot, LotId
 from riskscore.store.sql import Sql
+from riskscore.store.stock import COLUMNS as LOT_TABLE
+from riskscore.store.stock import Position, Stock, firms_of, lot_row, take_rows
 
 # The derived tables, emptied and filled again by `rebuild`.
 DERIVED_TABLES = ("marks", "firsts", "lots", "takes")
 # Rows keep an aggregation as a small code (`aggregations` table), not its name.
 _SELLING, _BUYING = ("domestic", "export"), ("import", "domestic")
-_LOT_COLUMNS = ("document_id", "item_no", "holder", "hs_code", "hs4", "t", "chain_start",
-                "firms", "origin", "hs6", "unit_value", "remaining", "source_document",
-                "source_item")  # fmt: skip
-_LOT_LIST = ", ".join(_LOT_COLUMNS)
 
 
 class Event(NamedTuple):
@@ -73,13 +72,15 @@ class Read:
 
     past: StoredPast
     remaining: dict[LotId, float]  # what remained of each lot read, before the pass took
+    late: Position | None  # where a late document stands (None: in order)
+    lots: list[Lot]  # the lots read, untouched by the document's pass
 
 
 class State:
     """The online state over one connection (inside the caller's transaction)."""
 
     def __init__(self, sql: Sql) -> None:
-        self.sql = sql
+        self.sql, self.stock = sql, Stock(sql)
         self._codes: dict[str, int] = {}
 
     def name_codes(self) -> None:
@@ -105,9 +106,11 @@ class State:
 
     # --- reads for one document ----------------------------------------------------------
 
-    def past(self, new: Inputs) -> Read:
+    def past(self, new: Inputs, late: Position | None = None, own: bool = False) -> Read:
         """Everything the document's features ask of the past (`new`: its lines, text keys),
-        looked up per key: a bounded number of rows whatever the history."""
+        looked up per key: a bounded number of rows whatever the history. A `late` document
+        (at this position, within the horizon) gets its firms' stock as it stood there;
+        with `own`, a document already kept gets the stock as it stood before its own takes."""
         t = int(new.lines["t"][0])
         runnings, firsts = {}, {}
         for aggregation in AGGREGATIONS:
@@ -124,8 +127,12 @@ class State:
                 counters = [k for spec in aggregation.counted_by for k in _distinct(new.key(spec))]
                 counted = {(k, t): self.latest(count_name(aggregation), k, t) for k in counters}
                 firsts[aggregation.name] = StoredFirst(items, counted)
-        lots = self._stock(new.lines, t)
-        return Read(StoredPast(runnings, firsts, lots), {lot.id: lot.remaining for lot in lots})
+        if late is None:
+            lots = self.stock.for_document(new.lines, t)
+        else:
+            lots = self.stock.rewound(firms_of(new.lines), late, own)
+        past = StoredPast(runnings, firsts, [copy(lot) for lot in lots])
+        return Read(past, {lot.id: lot.remaining for lot in lots}, late, lots)
 
     def latest(self, name: str, key: object, moment: int) -> Mark | None:
         """The key's mark after its latest event strictly before `moment`."""
@@ -140,37 +147,6 @@ class State:
         row = self.sql.one("SELECT t FROM firsts WHERE agg = ? AND item = ?",
                            (self.code(aggregation.name), item))  # fmt: skip
         return None if row is None else int(row[0])
-
-    def _stock(self, lines: Columns, t: int) -> list[Lot]:
-        """The lots the document's sales may take, bought before its second, in first-in-
-        first-out order: per stock key as many as it has sales on it, plus one (each sale
-        takes from one lot), and the lots its sales name by link."""
-        sides = zip(lines["flow"].tolist(), lines["consignor_country"].tolist(), strict=True)
-        selling = [i for i, (flow, country) in enumerate(sides)
-                   if flow in _SELLING and country == "KZ"]  # fmt: skip
-        wanted: defaultdict[tuple[str, str, str], int] = defaultdict(lambda: 1)
-        found: dict[LotId, Lot] = {}
-        for i in selling:
-            seller = str(lines["consignor_id"][i])
-            wanted[(seller, "hs_code", str(lines["hs_code"][i]))] += 1
-            wanted[(seller, "hs4", str(lines["hs4"][i]))] += 1
-            link, number = lines["linked_document_id"][i], lines["linked_item_no"][i]
-            if isinstance(link, str) and number == number:
-                row = self.sql.one(
-                    f"SELECT {_LOT_LIST} FROM lots WHERE document_id = ? AND item_no = ?",
-                    (link, int(number)),
-                )
-                if row is not None and int(row[5]) < t:
-                    found.setdefault((row[0], int(row[1])), _lot(row))
-        for (holder, column, code), count in wanted.items():
-            rows = self.sql.all(
-                f"SELECT {_LOT_LIST} FROM lots WHERE holder = ? AND {column} = ? "
-                "AND remaining > 0 AND t < ? ORDER BY t, document_id, item_no LIMIT ?",
-                (holder, code, t, count),
-            )
-            for row in rows:
-                found.setdefault((row[0], int(row[1])), _lot(row))
-        return sorted(found.values(), key=lambda lot: lot.order)
 
     def lateness(self, parties: Iterable[str], second: int, document_id: str) -> int | None:
         """None when the document comes after every stored document of its parties (in the
@@ -220,18 +196,37 @@ class State:
     def write(self, written: Inputs, read: Read) -> None:
         """What the document changes: the marks and first times of its events, and the
         stock its sales took from and its purchases added to (`written`: its lines, text
-        keys, with the STORED columns and MOVES the chain pass gave them)."""
-        moves = written.lines
+        keys, with the STORED columns and MOVES the chain pass gave them). A late document's
+        firms have everything after it traced again, and the re-exports that changed dwell
+        are counted again."""
         self._events(written)
-        for lot in read.past.lots:
-            if lot.remaining != read.remaining[lot.id]:
-                self.sql.run("UPDATE lots SET remaining = ? WHERE document_id = ? AND item_no = ?",
-                             (lot.remaining, *lot.id))  # fmt: skip
-        made = [lot for lot in moves["lot_made"] if lot is not None]
-        self.sql.many(f"INSERT INTO lots VALUES ({self.sql.marks(len(_LOT_COLUMNS))})",
-                      [_lot_row(lot) for lot in made])  # fmt: skip
-        takes = _take_rows(written.lines, list(moves["lot_taken"]))
-        self.sql.many("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", takes)
+        if read.late is None:
+            self.stock.apply(written.lines, read.past.lots, read.remaining)
+            return
+        retraced = self.stock.retrace(written.lines, read.lots, read.late)
+        changed = np.flatnonzero(retraced.dwell_changed)
+        if len(changed):
+            self._recount(Inputs({k: v[changed] for k, v in retraced.lines.items()},
+                                 text_keys=True))  # fmt: skip
+
+    def _recount(self, lines: Inputs) -> None:
+        """Re-export events of lines whose dwell changed: made again (or dropped, when the
+        line no longer counts), from each line's time on."""
+        events = REEXPORTS.measure(lines)
+        ids = _event_ids(lines.lines, events.line)
+        kept = set(events.line.tolist())
+        subjects = lines.key(REEXPORTS.by[0])
+        values = _values(events.values, len(ids))
+        grouped: defaultdict[object, list[Event]] = defaultdict(list)
+        for row, line, value in zip(events.line.tolist(), ids, values.tolist(), strict=True):
+            grouped[subjects[row]].append(Event(int(lines.lines["t"][row]), tuple(value), line))
+        dropped: defaultdict[object, list[tuple[int, str]]] = defaultdict(list)
+        for row in range(len(lines.lines["t"])):
+            if row not in kept:
+                line = _event_ids(lines.lines, np.array([row]))[0]
+                dropped[subjects[row]].append((int(lines.lines["t"][row]), line))
+        for key in set(grouped) | set(dropped):
+            self.merge(REEXPORTS.name, key, grouped.get(key, []), dropped.get(key, []))
 
     def _events(self, inputs: Inputs) -> None:
         """Merge the events `inputs` make into every aggregation's marks and first times."""
@@ -288,23 +283,33 @@ class State:
                 line = f"{item}{KEY_SEPARATOR}{side}"
                 self.merge(count_name(aggregation), counter, [Event(t, (), line)])
 
-    def merge(self, name: str, key: object, new: list[Event]) -> list[tuple[Event, Mark]]:
+    def merge(
+        self, name: str, key: object, new: list[Event], dropped: Sequence[tuple[int, str]] = ()
+    ) -> list[tuple[Event, Mark]]:
         """Put events into a key's marks, and return the marks computed (with their events).
 
         An event whose id is already kept, at or after the earliest new event's time, replaces
-        it (events made again keep their time). The marks from the earliest new event on are
-        computed again from the mark before it, in order, as the batch sums: for events that
-        arrive in time order that is the new events alone.
+        it (events made again keep their time); `dropped` (time, id) events are removed. The
+        marks from the earliest of them on are computed again from the mark before it, in
+        order, as the batch sums: for events that arrive in time order that is the new events
+        alone.
         """
-        code, start = self.code(name), min(e.t for e in new)
+        code = self.code(name)
+        start = min([e.t for e in new] + [t for t, _ in dropped])
         previous = self.latest(name, key, start)
         later = self.sql.all(
             "SELECT t, vals, line FROM marks WHERE agg = ? AND key = ? AND t >= ?",
             (code, key, start),
         )
-        replacing = {e.line for e in new}
+        replacing = {e.line for e in new} | {line for _, line in dropped}
         events = [Event(int(t), _floats(v), line) for t, v, line in later if line not in replacing]
         events = sorted(events + new)  # time, then values, then id: the batch's order
+        if later:
+            self.sql.run(
+                "DELETE FROM marks WHERE agg = ? AND key = ? AND t >= ?", (code, key, start)
+            )
+        if not events:
+            return []
         times = np.array([e.t for e in events], dtype=np.int64)
         width = len(events[0].values)
         values = np.array([e.values for e in events], dtype=float).reshape(len(events), width)
@@ -333,12 +338,12 @@ class State:
                 self.sql.many(_INSERT[table], rows)
                 written += len(rows)
                 yield written
-        made = [_lot_row(lot) for lot in traced.made if lot is not None]
+        made = [lot_row(lot) for lot in traced.made if lot is not None]
         for chunk in _chunks(made):
-            self.sql.many(f"INSERT INTO lots VALUES ({self.sql.marks(len(_LOT_COLUMNS))})", chunk)
+            self.sql.many(f"INSERT INTO lots VALUES ({self.sql.marks(len(LOT_TABLE))})", chunk)
             written += len(chunk)
             yield written
-        for chunk in _chunks(_take_rows(inputs.lines, traced.taken)):
+        for chunk in _chunks(take_rows(inputs.lines, traced.taken)):
             self.sql.many("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk)
             written += len(chunk)
             yield written
@@ -390,12 +395,6 @@ def _mark_rows(
         yield "marks", chunk
 
 
-def _take_rows(lines: Columns, taken: Sequence[Take | None]) -> list[tuple[object, ...]]:
-    return [(lines["document_id"][i], int(lines["item_no"][i]), lines["consignor_id"][i],
-             int(lines["t"][i]), take.lot[0], take.lot[1], take.amount, int(take.by_link))
-            for i, take in enumerate(taken) if take is not None]  # fmt: skip
-
-
 def _chunks(rows: list[Any], size: int = 50_000) -> Iterator[list[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -435,16 +434,3 @@ def _floats(blob: bytes | memoryview | None) -> tuple[float, ...]:
         return ()
     data = bytes(blob)
     return struct.unpack(f"<{len(data) // 8}d", data)
-
-
-def _lot(row: Sequence[Any]) -> Lot:
-    source = None if row[12] is None else (str(row[12]), int(row[13]))
-    return Lot((str(row[0]), int(row[1])), str(row[2]), str(row[3]), str(row[4]), int(row[5]),
-               int(row[6]), int(row[7]), str(row[8]), str(row[9]), float(row[10]),
-               float(row[11]), source)  # fmt: skip
-
-
-def _lot_row(lot: Lot) -> tuple[object, ...]:
-    source = (None, None) if lot.source is None else lot.source
-    return (*lot.id, lot.holder, lot.hs_code, lot.hs4, lot.t, lot.chain_start, lot.firms,
-            lot.origin, lot.hs6, lot.unit_value, lot.remaining, *source)  # fmt: skip
