@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,50 @@ def small_training(small_world: Path) -> TrainingResult:
     world = load_world(small_world)
     baselines = Baselines(truth=world.truth, legacy_rules=legacy_rules)
     return train_model(world.without_truth(), load_config(), baselines, git_commit="abc123")
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class PostgresSchemas:
+    """Schemas of one test database on the PostgreSQL server every machine of the project
+    runs (127.0.0.1:5432, trust auth); each test's stores get schemas of their own, dropped
+    at the end of the session."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def url(self, name: str) -> str:
+        """A state URL whose tables go into a fresh schema called after `name`."""
+        import psycopg
+
+        schema = "rs_" + "".join(c if c.isalnum() else "_" for c in name.lower())[:50]
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            connection.execute(f"CREATE SCHEMA {schema}")
+        self.made.append(schema)
+        return f"{POSTGRES}?options=-csearch_path%3D{schema}"
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            for schema in self.made:
+                connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresSchemas]:
+    """The test database on the local PostgreSQL server. Where none answers, tests that need
+    it are skipped with the reason, except in CI (the `CI` variable set), where they fail."""
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL server answers at 127.0.0.1:5432 ({type(error).__name__})")
+    schemas = PostgresSchemas()
+    yield schemas
+    schemas.drop()

@@ -79,6 +79,15 @@ class DocumentConflictError(RiskscoreError):
     """A document id already answered for a document of other content."""
 
 
+class InvalidOutcomeError(RiskscoreError):
+    """Outcomes that cannot be true of the documents they name (`problems`: position, field,
+    reason); none of the batch is stored."""
+
+    def __init__(self, problems: list[tuple[int, str, str]]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} outcome(s) contradict their documents or the clock")
+
+
 class UnknownDocumentError(RiskscoreError):
     """Outcomes name document lines that were never scored (`rows`: their positions)."""
 

@@ -26,7 +26,7 @@ from typing import Annotated, Self
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 
 class DocType(StrEnum):
@@ -195,7 +195,7 @@ class Outcome(_Record):
     selected_by: SelectedBy
     inspected_at: AwareDatetime
     recorded_at: AwareDatetime
-    violation_found: bool
+    violation_found: StrictBool  # true or false, never "yes", 1 or "false"
     finding: Typology | None = None
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from riskscore.features.lines import prepare
 from riskscore.schema import content_hash, document_from_rows, document_rows
 from riskscore.store import Answer, Store, open_store
 
-BACKENDS = ["sqlite"]
+from ..conftest import PostgresSchemas
+
+BACKENDS = ["sqlite", "postgres"]
 CUT = pd.Timestamp("2023-03-01", tz="UTC")  # the tiny world's history is loaded before this
 
 
@@ -25,13 +28,19 @@ Opener = Callable[..., Store]
 
 
 @pytest.fixture(params=BACKENDS)
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+def open_backend(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresSchemas
+) -> Iterator[Opener]:
     """Opens a connection to the backend's store called `name` (created empty on first use;
     the same name again: another connection to it); everything opened is closed afterwards."""
     opened: list[Store] = []
 
     def open_one(name: str = "state") -> Store:
-        opened.append(open_store(f"sqlite:///{tmp_path / name}.db"))
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / name}.db"
+        else:
+            url = postgres.url(f"{tmp_path.name}_{name}")
+        opened.append(open_store(url))
         return opened[-1]
 
     yield open_one
@@ -75,6 +84,7 @@ def score(store: Store, lines: pd.DataFrame, stats: FeatureStats) -> np.ndarray 
         lookup = scoring.past(new)
         matrix, stored = feature_columns(new, stats, lookup.register, None, None, lookup.past)
         vectors = json.dumps([[None if v != v else v for v in row] for row in matrix.tolist()])
-        answer = Answer(document.document_id, "{}", vectors, content_hash(document), False)
+        body = json.dumps({"request_id": uuid.uuid4().hex})  # each scoring answers its own
+        answer = Answer(document.document_id, body, vectors, content_hash(document), False)
         scoring.write(rows, stored, answer)
     return matrix

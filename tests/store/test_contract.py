@@ -333,7 +333,7 @@ def _busy_chains(seed: int) -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_busy_chains_arriving_out_of_order_end_as_the_batch_traces_them(
     open_backend: Opener, seed: int
 ) -> None:
@@ -386,8 +386,10 @@ def test_a_document_already_in_the_history_is_served_as_the_batch_sees_it(
 
 
 def test_a_document_later_than_the_horizon_is_answered_and_left_for_the_batch(
-    store: Store, tiny: World, stats: FeatureStats
+    open_backend: Opener, tiny: World, stats: FeatureStats
 ) -> None:
+    """It is answered with what is known, the state is left alone, and a rebuild folds it in."""
+    store = open_backend()
     loaded = history(tiny, CUT + 30 * DAY)
     store.load(loaded.documents, loaded.outcomes, loaded.firms)
     d = tiny.documents
@@ -405,3 +407,10 @@ def test_a_document_later_than_the_horizon_is_answered_and_left_for_the_batch(
     assert score(store, lines, stats) is not None
     assert (store.count("marks"), store.count("lots")) == (marks, lots)
     assert store.count("lines") == len(loaded.documents) + len(lines)  # the lines are kept
+    store.rebuild()
+    whole = open_backend("whole")
+    whole.load(pd.concat([loaded.documents, lines]), loaded.outcomes, loaded.firms)
+    for kind, probe in _events(tiny, CUT + 30 * DAY, CUT + 32 * DAY):
+        if kind == "document":
+            assert isinstance(probe, pd.DataFrame)
+            np.testing.assert_array_equal(score(store, probe, stats), score(whole, probe, stats))

@@ -19,6 +19,7 @@ from riskscore.errors import (
     ConfigError,
     DatasetError,
     DocumentConflictError,
+    InvalidOutcomeError,
     ModelMismatchError,
     RegistryError,
     RiskscoreError,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 # Domain error -> (status, title). The most specific class listed wins.
 STATUS: dict[type[RiskscoreError], tuple[int, str]] = {
     UnknownDocumentError: (422, "Unknown document line"),
+    InvalidOutcomeError: (422, "Invalid outcome"),
     DocumentConflictError: (409, "Document id already used"),
     DatasetError: (422, "Invalid data"),
     StateError: (503, "Online state unavailable"),
@@ -76,6 +78,10 @@ async def _domain(request: Request, error: Exception) -> JSONResponse:
         errors = [{"path": f"outcomes.{i}", "reason": "names a document line that was never scored"}
                   for i in error.rows]  # fmt: skip
         return problem(status, title, "outcomes must follow scored documents", errors)
+    if isinstance(error, InvalidOutcomeError):
+        errors = [{"path": f"outcomes.{i}.{field}", "reason": reason}
+                  for i, field, reason in error.problems]  # fmt: skip
+        return problem(status, title, "nothing of the batch was stored", errors)
     if status >= 500:
         log.error("request failed: %s", error)
     # The message is ours (it names fields and reasons, never the caller's values).

@@ -11,7 +11,14 @@ from riskscore.features import FEATURE_NAMES
 from riskscore.schema import Document
 from riskscore.service.deps import ScorerDep
 from riskscore.service.problems import problem
-from riskscore.service.schemas import OutcomeBatch, OutcomeReceipt, ScoreResponse, VersionInfo
+from riskscore.service.schemas import (
+    FirmBatch,
+    FirmReceipt,
+    OutcomeBatch,
+    OutcomeReceipt,
+    ScoreResponse,
+    VersionInfo,
+)
 
 router = APIRouter()
 
@@ -28,6 +35,13 @@ async def score(document: Document, scorer: ScorerDep) -> Response:
 async def outcomes(batch: OutcomeBatch, scorer: ScorerDep) -> OutcomeReceipt:
     """Results of inspections of scored documents; they count from their `recorded_at` on."""
     return OutcomeReceipt(accepted=scorer.record_outcomes(batch.outcomes))
+
+
+@router.post("/v1/firms", response_model=FirmReceipt, summary="Register or update firms")
+async def firms(batch: FirmBatch, scorer: ScorerDep) -> FirmReceipt:
+    """Entries of the firms register (upserted by firm_id); documents scored afterwards read
+    them, so a firm registered after the state was loaded does not score as unknown."""
+    return FirmReceipt(accepted=scorer.register_firms(batch.firms))
 
 
 @router.get("/livez", summary="The process is up")

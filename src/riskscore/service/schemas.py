@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from riskscore.schema import Outcome
+from riskscore.schema import Firm, Outcome
 
 
 class Reason(BaseModel):
@@ -57,6 +57,16 @@ class OutcomeBatch(BaseModel):
 
 
 class OutcomeReceipt(BaseModel):
+    accepted: int
+
+
+class FirmBatch(BaseModel):
+    """Register entries to insert or update (by firm_id)."""
+
+    firms: list[Firm] = Field(min_length=1, max_length=1_000)
+
+
+class FirmReceipt(BaseModel):
     accepted: int
 
 

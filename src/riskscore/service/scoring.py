@@ -12,22 +12,24 @@ import hashlib
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from riskscore.config import Settings
-from riskscore.errors import DocumentConflictError
+from riskscore.errors import DocumentConflictError, InvalidOutcomeError
 from riskscore.features import FEATURE_NAMES, FeatureMatrix, feature_columns
 from riskscore.features.columns import Columns, columns_of_rows
 from riskscore.features.lines import prepare
-from riskscore.schema import Document, Outcome, content_hash, document_rows
+from riskscore.schema import Document, Firm, Outcome, content_hash, document_rows
 from riskscore.service.rules import rules_triggered
 from riskscore.service.runtime import ModelRuntime
 from riskscore.service.schemas import ItemScore, ScoreResponse
 from riskscore.store import Answer, Lookup, Store
+
+_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of this clock a caller's clock may run
 
 
 class Scored(NamedTuple):
@@ -111,9 +113,22 @@ class Scorer:
         vectors = json.dumps([[None if v != v else v for v in row] for row in features.tolist()])
         return body, vectors
 
+    def register_firms(self, firms: list[Firm]) -> int:
+        """Insert or update register entries: documents scored after see them."""
+        frame = pd.DataFrame([f.model_dump() for f in firms])
+        frame["registered_at"] = pd.to_datetime(frame["registered_at"], utc=True)
+        self.store.set_firms(frame)
+        return len(frame)
+
     def record_outcomes(self, outcomes: list[Outcome]) -> int:
-        """Store inspection results; every one must name a scored document line, or none is
-        stored (`UnknownDocumentError`)."""
+        """Store inspection results; every one must name a scored document line and be
+        possible (inspected after the document was issued, recorded no later than now), or
+        none is stored (`UnknownDocumentError`, `InvalidOutcomeError`)."""
+        latest = datetime.now(UTC) + _CLOCK_SKEW
+        future = [(i, "recorded_at", "is in the future") for i, outcome in enumerate(outcomes)
+                  if outcome.recorded_at > latest]  # fmt: skip
+        if future:
+            raise InvalidOutcomeError(future)
         frame = pd.DataFrame([o.model_dump() for o in outcomes])
         frame["finding"] = frame["finding"].map(lambda f: None if f is None else str(f))
         frame["selected_by"] = frame["selected_by"].map(str)

@@ -111,6 +111,11 @@ class Store(Protocol):
         of them at once by the batch engine."""
         ...
 
+    def rebuild(self) -> None:
+        """Compute every key's state again from the stored lines and outcomes, in one
+        transaction (folds in documents answered beyond the lateness horizon)."""
+        ...
+
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
         """Append inspection outcomes (OUTCOME_COLUMNS) in one transaction. Every outcome must
         name a stored line: otherwise `UnknownDocumentError` and nothing is stored."""
@@ -126,7 +131,8 @@ class Store(Protocol):
 
     def frame(self, table: str) -> pd.DataFrame:
         """A table as a dataset would hold it: `lines` (DOCUMENT_COLUMNS and STORED, in
-        canonical order), `outcomes` or `firms`, times as aware datetimes."""
+        canonical order), `outcomes` or `firms`, times as aware datetimes; or `answers`, in
+        the order they were committed (`served`)."""
         ...
 
     def count(self, table: str) -> int:

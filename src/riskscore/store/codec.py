@@ -19,6 +19,7 @@ from riskscore.features.columns import Columns, micros_of
 from riskscore.schema import DOCUMENT_COLUMNS
 
 TIMES = frozenset({"issued_at", "registered_at", "inspected_at", "recorded_at"})
+_WHOLE = frozenset({"item_no", "linked_item_no"})
 LINE_COLUMNS = (*DOCUMENT_COLUMNS, *STORED)  # a stored line: the document row and its lot
 
 
@@ -33,6 +34,10 @@ def frame_rows(frame: pd.DataFrame, columns: Iterable[str]) -> list[tuple[object
         elif column == "previous_document_ids":
             out[column] = np.array(
                 [json.dumps(list(v) if v is not None else []) for v in values], dtype=object
+            )
+        elif column in _WHOLE:  # counted things stay integers (a float column holds NaN)
+            out[column] = np.array(
+                [None if v is None or v != v else int(v) for v in values], dtype=object
             )
         else:
             out[column] = values.astype(object).where(values.notna(), None).to_numpy(dtype=object)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskscore.errors import UnknownDocumentError
+from riskscore.errors import DocumentConflictError, InvalidOutcomeError, UnknownDocumentError
 from riskscore.features import AGGREGATIONS, STORED, outcome_columns, prepare_inputs
 from riskscore.features.aggregates import First
 from riskscore.features.columns import Columns, columns_of, columns_of_rows
@@ -24,7 +24,6 @@ from riskscore.store.codec import LINE_COLUMNS, TIMES, frame_rows, line_row
 from riskscore.store.sql import Sql
 from riskscore.store.state import DERIVED_TABLES, Read, State
 
-_LINE_MARKS = len(LINE_COLUMNS) + 1  # and received_at
 DEFAULT_HORIZON = 7 * 86_400  # seconds: how late a document may be and still correct the state
 
 
@@ -70,8 +69,7 @@ class Online:
         received = _now_us()
         for start in range(0, len(lines), 50_000):
             rows = frame_rows(lines.iloc[start : start + 50_000], LINE_COLUMNS)
-            self.sql.many(f"INSERT INTO lines VALUES ({self.sql.marks(_LINE_MARKS)})",
-                          [(*row, received) for row in rows])  # fmt: skip
+            self.sql.append("lines", [(*row, received) for row in rows])
             tell(written + start + len(rows))
         if outcomes is not None:
             self._insert_outcomes(outcomes, received)
@@ -91,12 +89,31 @@ class Online:
             pass
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
-        """Outcomes of stored lines: recorded, and counted from when they were recorded."""
-        query = "SELECT 1 FROM lines WHERE document_id = ? AND item_no = ?"
-        keys = zip(outcomes["document_id"], outcomes["item_no"], strict=True)
-        missing = [i for i, (d, n) in enumerate(keys) if self.sql.one(query, (d, int(n))) is None]
+        """Outcomes of stored lines: recorded, and counted from when they were recorded. An
+        outcome sent again (same line and inspection time) changes nothing; one that says
+        something else of the same inspection is a DocumentConflictError."""
+        rows = frame_rows(outcomes, OUTCOME_COLUMNS)
+        missing, problems, conflicts = [], [], []
+        for i, row in enumerate(rows):
+            document_id, item_no, inspected = row[0], int(row[1]), int(row[3])  # type: ignore[call-overload]
+            line = self.sql.one("SELECT issued_at FROM lines WHERE document_id = ? AND item_no = ?",
+                                (document_id, item_no))  # fmt: skip
+            if line is None:
+                missing.append(i)
+            elif inspected < int(line[0]):
+                problems.append((i, "inspected_at", "is before the document was issued"))
+            kept = self.sql.one(f"SELECT {', '.join(OUTCOME_COLUMNS)} FROM outcomes WHERE "
+                                "document_id = ? AND item_no = ? AND inspected_at = ?",
+                                (document_id, item_no, inspected))  # fmt: skip
+            if kept is not None and _outcome(kept) != _outcome(row):
+                conflicts.append(i)
         if missing:
             raise UnknownDocumentError(missing)
+        if problems:
+            raise InvalidOutcomeError(problems)
+        if conflicts:
+            raise DocumentConflictError(f"{len(conflicts)} outcome(s) say something else of an "
+                                        "inspection already recorded")  # fmt: skip
         self._insert_outcomes(outcomes, _now_us())
         self.state.record(self._outcome_inputs(outcomes), _from_outcomes())
 
@@ -119,6 +136,16 @@ class Online:
         lines["t"] = np.zeros(len(lines["document_id"]), dtype=np.int64)
         return Inputs(lines, outcomes=outcome_columns(outcomes), text_keys=True)
 
+    def parties_of(self, documents: set[str]) -> set[str]:
+        """The consignors and consignees of stored documents (whose state their outcomes
+        change)."""
+        parties: set[str] = set()
+        for document_id in documents:
+            for row in self.sql.all("SELECT DISTINCT consignor_id, consignee_id FROM lines "
+                                    "WHERE document_id = ?", (document_id,)):  # fmt: skip
+                parties.update(str(v) for v in row)
+        return parties
+
     def set_firms(self, firms: pd.DataFrame) -> None:
         columns = list(FIRM_COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
@@ -134,11 +161,17 @@ class Online:
         return _typed(frame)
 
 
+# The next number in the order answers are committed in (SQLite has one writer at a time).
+_NEXT_SERVED = {
+    "sqlite": "SELECT COALESCE(MAX(served), 0) + 1 FROM answers",
+    "postgres": "SELECT nextval('answers_served')",
+}
 # What `frame` reads of each table, in which order (lines in canonical order).
 _FRAMES = {
     "lines": (LINE_COLUMNS, "issued_at / 1000000, document_id, item_no"),
     "outcomes": (tuple(OUTCOME_COLUMNS), "recorded_at, document_id, item_no"),
     "firms": (tuple(FIRM_COLUMNS), "firm_id"),
+    "answers": (("document_id", "served", "late", "content_hash", "features", "body"), "served"),
 }
 
 
@@ -181,11 +214,13 @@ class Scoring:
         sql, received = self.online.sql, _now_us()
         if not self._stored():
             values = [(*line_row(row, stored, i), received) for i, row in enumerate(rows)]
-            sql.many(f"INSERT INTO lines VALUES ({sql.marks(_LINE_MARKS)})", values)
+            sql.append("lines", values)
             if not self._beyond and self._read is not None:
                 self.online.state.write(_written(rows, stored), self._read)
-        sql.run("INSERT INTO answers (document_id, body, features, content_hash, late) "
-                "VALUES (?, ?, ?, ?, ?)", (*answer[:4], int(answer.late)))  # fmt: skip
+        row = sql.one(_NEXT_SERVED[sql.dialect])
+        served = int(row[0]) if row and row[0] is not None else 1
+        sql.run("INSERT INTO answers (document_id, body, features, content_hash, late, served) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (*answer[:4], int(answer.late), served))  # fmt: skip
 
 
 def _written(rows: list[dict[str, Any]], stored: Columns) -> Inputs:
@@ -196,6 +231,11 @@ def _written(rows: list[dict[str, Any]], stored: Columns) -> Inputs:
 
 def _from_outcomes() -> tuple[First, ...]:
     return tuple(a for a in AGGREGATIONS if isinstance(a, First) and a.from_outcomes)
+
+
+def _outcome(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What an outcome says, comparable whichever backend stored it."""
+    return (str(row[2]), int(row[4]), bool(row[5]), None if row[6] is None else str(row[6]))
 
 
 def _objects(values: list[Any]) -> np.ndarray:

@@ -76,6 +76,13 @@ CREATE TABLE takes (document_id TEXT NOT NULL, item_no INTEGER NOT NULL, seller 
     t INTEGER NOT NULL, lot_document TEXT NOT NULL, lot_item INTEGER NOT NULL,
     amount REAL NOT NULL, by_link INTEGER NOT NULL, PRIMARY KEY (document_id, item_no));
 CREATE INDEX takes_lot ON takes (lot_document, lot_item);
+CREATE INDEX takes_seller ON takes (seller, t);
+""",
+    # The order answers were committed in (documents that share a party are scored one after
+    # another: their order here is the order they were scored in).
+    3: """
+ALTER TABLE answers ADD COLUMN served INTEGER;
+CREATE INDEX answers_served ON answers (served);
 """,
 }
 VERSION = max(MIGRATIONS)
@@ -161,6 +168,10 @@ class SqliteStore:
     ) -> None:
         with self._transaction():
             self._online.load(documents, outcomes, firms, progress)
+
+    def rebuild(self) -> None:
+        with self._transaction():
+            self._online.rebuild()
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
         with self._transaction():

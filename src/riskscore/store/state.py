@@ -49,7 +49,6 @@ from riskscore.features.firms import SHARED, Firm, StoredRegister
 from riskscore.features.inputs import Inputs
 from riskscore.features.stock import Lot, LotId
 from riskscore.store.sql import Sql
-from riskscore.store.stock import COLUMNS as LOT_TABLE
 from riskscore.store.stock import Position, Stock, firms_of, lot_row, take_rows
 
 # The derived tables, emptied and filled again by `rebuild`.
@@ -82,6 +81,10 @@ class State:
     def __init__(self, sql: Sql) -> None:
         self.sql, self.stock = sql, Stock(sql)
         self._codes: dict[str, int] = {}
+
+    def share(self, codes: dict[str, int]) -> None:
+        """Keep aggregation codes in `codes` (one dict per store, shared by its connections)."""
+        self._codes = codes
 
     def name_codes(self) -> None:
         """Give every declared aggregation its code now (the backend calls this when it opens
@@ -318,9 +321,9 @@ class State:
             self.sql.run(
                 "DELETE FROM marks WHERE agg = ? AND key = ? AND t >= ?", (code, key, start)
             )
-        self.sql.many("INSERT INTO marks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                      [(code, key, m.t, m.n, e.line, _blob(e.values), _blob(m.sums), m.gap)
-                       for e, m in zip(events, marks, strict=True)])  # fmt: skip
+        rows = [(code, key, m.t, m.n, e.line, _blob(e.values), _blob(m.sums), m.gap)
+                for e, m in zip(events, marks, strict=True)]  # fmt: skip
+        self.sql.append("marks", rows)
         return list(zip(events, marks, strict=True))
 
     # --- bulk ----------------------------------------------------------------------------
@@ -335,24 +338,18 @@ class State:
         written = 0
         for aggregation in AGGREGATIONS:
             for table, rows in _bulk_rows(aggregation, inputs, self.code):
-                self.sql.many(_INSERT[table], rows)
+                self.sql.append(table, rows)
                 written += len(rows)
                 yield written
         made = [lot_row(lot) for lot in traced.made if lot is not None]
         for chunk in _chunks(made):
-            self.sql.many(f"INSERT INTO lots VALUES ({self.sql.marks(len(LOT_TABLE))})", chunk)
+            self.sql.append("lots", chunk)
             written += len(chunk)
             yield written
         for chunk in _chunks(take_rows(inputs.lines, traced.taken)):
-            self.sql.many("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk)
+            self.sql.append("takes", chunk)
             written += len(chunk)
             yield written
-
-
-_INSERT = {
-    "marks": "INSERT INTO marks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    "firsts": "INSERT INTO firsts VALUES (?, ?, ?, ?)",
-}
 
 
 def _bulk_rows(

@@ -114,9 +114,8 @@ class Stock:
 
     def _insert(self, lines: Columns) -> None:
         made = [lot_row(lot) for lot in lines["lot_made"] if lot is not None]
-        self.sql.many(f"INSERT INTO lots VALUES ({self.sql.marks(len(COLUMNS))})", made)
-        self.sql.many("INSERT INTO takes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                      take_rows(lines, list(lines["lot_taken"])))  # fmt: skip
+        self.sql.append("lots", made)
+        self.sql.append("takes", take_rows(lines, list(lines["lot_taken"])))
 
     def retrace(self, lines: Columns, stock: list[Lot], position: Position) -> Retraced:
         """Trace again, from the `stock` rewound to `position`, the late document's `lines`
