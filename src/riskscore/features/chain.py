@@ -1,7 +1,8 @@
 """Dwell and chain features: how goods travelled through Kazakh firms before leaving.
 
 One pass over the lines in time order keeps every firm's stock, as the ESF virtual warehouse
-does. A line sold by a Kazakh firm (ESF, SNT or DT export) is matched to the lot it takes goods
+does. Domestic firms are those of the home country (`FeatureStats.home_country`, Kazakhstan by
+default); "Kazakh" below means domestic. A line sold by a Kazakh firm (ESF, SNT or DT export) is matched to the lot it takes goods
 from: by its declared link when the linked line is in the seller's stock, otherwise first in,
 first out on the seller's stock of the same HS-10 code, then of the same HS heading. A line
 bought by a Kazakh firm (import or ESF purchase) becomes a new lot that carries its chain:
@@ -26,7 +27,7 @@ from riskscore.features.columns import SECONDS_PER_DAY, Columns, isin
 from riskscore.features.history import Events, key_codes, segments
 from riskscore.features.inputs import Inputs
 from riskscore.features.stats import FeatureStats
-from riskscore.reference import eaeu_partners
+from riskscore.reference import HOME_COUNTRY, eaeu_partners
 
 _FAST_DAYS = 7
 _LINE = "this line's chain, before t"
@@ -64,7 +65,7 @@ class Lot:
     remaining: float
 
 
-def trace(lines: Columns, outputs: np.ndarray | None = None) -> Columns:
+def trace(lines: Columns, outputs: np.ndarray | None = None, home: str = HOME_COUNTRY) -> Columns:
     """The chain features of every line (NaN for lines that sell nothing from Kazakh stock),
     followed by the LOT_COLUMNS of the bought lines among `outputs` (row indices; None: all).
     `lines` must be in time order, the lines of a document together (as `build_features`
@@ -74,6 +75,7 @@ def trace(lines: Columns, outputs: np.ndarray | None = None) -> Columns:
     that lot is taken as given instead of being traced through the seller's stock. A bought
     line's lot is only made when something reads it: a later sale from the same stock or by
     its link, or `outputs` (a served document's history is mostly purchases no sale reads).
+    Firms of the `home` country keep stock; goods leave it when they cross its border.
     """
     # Plain lists: the pass reads single values, which numpy arrays hand out slowly.
     cols = {c: lines[c].tolist() for c in _COLUMNS}
@@ -87,10 +89,10 @@ def trace(lines: Columns, outputs: np.ndarray | None = None) -> Columns:
     lots: dict[tuple[str, int], tuple[str, Lot]] = {}
     stock: defaultdict[tuple[str, str], deque[Lot]] = defaultdict(deque)
     flow = lines["flow"]
-    sells = (isin(flow, _SELLING) & (lines["consignor_country"] == "KZ")).tolist()
+    sells = (isin(flow, _SELLING) & (lines["consignor_country"] == home)).tolist()
     read = _read_by_sales(cols, linked_no, sells)
     wanted = np.ones(n, dtype=bool) if outputs is None else np.isin(np.arange(n), outputs)
-    buying = isin(flow, _BUYING) & (lines["consignee_country"] == "KZ")
+    buying = isin(flow, _BUYING) & (lines["consignee_country"] == home)
     buys = (buying & (wanted | _read_by_purchases(cols, read))).tolist()
     for start, stop in itertools.pairwise(segments(lines["t"])):
         sources: list[Lot | None] = [None] * (stop - start)
@@ -247,12 +249,14 @@ def _buy(
     return lot
 
 
-def reexport_history(lines: Columns, dwell: np.ndarray, rows: np.ndarray | None) -> Columns:
-    """How often the subject firm re-exported traced goods to an EAEU partner, and how fast
-    (for the given rows of `lines`; every row when None), from each line's dwell_days."""
+def reexport_history(
+    lines: Columns, dwell: np.ndarray, rows: np.ndarray | None, home: str = HOME_COUNTRY
+) -> Columns:
+    """How often the subject firm re-exported traced goods to an EAEU partner of `home`, and
+    how fast (for the given rows of `lines`; every row when None), from each line's dwell."""
     t = lines["t"]
     subject = key_codes(lines["subject_id"])
-    eaeu = isin(lines["destination_country"], eaeu_partners()) & (lines["flow"] == "export")
+    eaeu = isin(lines["destination_country"], eaeu_partners(home)) & (lines["flow"] == "export")
     traced_export = eaeu & ~np.isnan(dwell)
     fast = (dwell <= _FAST_DAYS).astype(float)
     events = Events.build(subject[traced_export], t[traced_export], fast[traced_export])
@@ -271,26 +275,26 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     from their stored dwell: any other firm's goods reach that stock through a stored lot, so
     tracing anything else would change nothing here.
     """
-    lines, wanted = inputs.lines, inputs.wanted
+    lines, wanted, home = inputs.lines, inputs.wanted, stats.home_country
     if wanted is None or not set(STORED) <= lines.keys():
-        traced = trace(lines, wanted)
+        traced = trace(lines, wanted, home)
         return {name: inputs.at(v) for name, v in traced.items()} | reexport_history(
-            lines, traced["dwell_days"], wanted
+            lines, traced["dwell_days"], wanted, home
         )
-    kept = _stock_lines(lines, wanted)
+    kept = _stock_lines(lines, wanted, home)
     rows = np.searchsorted(kept, wanted)
-    traced = trace({name: lines[name][kept] for name in _TRACED}, rows)
+    traced = trace({name: lines[name][kept] for name in _TRACED}, rows, home)
     return {name: v[rows] for name, v in traced.items()} | reexport_history(
-        lines, lines["sold_dwell_days"], wanted
+        lines, lines["sold_dwell_days"], wanted, home
     )
 
 
-def _stock_lines(lines: Columns, wanted: np.ndarray) -> np.ndarray:
+def _stock_lines(lines: Columns, wanted: np.ndarray, home: str) -> np.ndarray:
     """The lines (ascending) that make the stock the wanted lines sell from: the wanted lines
     and every line of their Kazakh sellers in the HS headings they sell. A sale by link takes
     its lot whatever the heading, so the headings grow, until none is new, by those of the
     purchases a kept sale names and of the sales that name a kept purchase."""
-    selling = isin(lines["flow"][wanted], _SELLING) & (lines["consignor_country"][wanted] == "KZ")
+    selling = isin(lines["flow"][wanted], _SELLING) & (lines["consignor_country"][wanted] == home)
     sellers = set(lines["consignor_id"][wanted][selling].tolist())
     mine = np.flatnonzero(
         isin(lines["consignor_id"], sellers) | isin(lines["consignee_id"], sellers)
