@@ -1,4 +1,4 @@
-"""Commands about the online state: load a history into it."""
+"""Commands about the online state: load a history into it, export what it holds."""
 
 from __future__ import annotations
 
@@ -39,8 +39,34 @@ def state_load(
             raise fail(f"{settings.store_url} already holds documents; remove it to reload")
         world = load_world(directory, with_truth=False)
         began = time.perf_counter()
-        counts = load_history(store, world.documents, world.outcomes, world.firms, cut)
+        counts = load_history(store, world.documents, world.outcomes, world.firms, cut,
+                              world.info.home_country)  # fmt: skip
     finally:
         store.close()
     typer.echo(f"loaded {counts['lines']:,} lines and {counts['outcomes']:,} outcomes into "
                f"{settings.store_url} in {time.perf_counter() - began:.1f} s")  # fmt: skip
+
+
+@state_app.command("export")
+def state_export(
+    out: Annotated[
+        Path, typer.Option(help="Dataset folder to write (replaced when it holds a dataset).")
+    ],
+    since: Annotated[
+        str | None, typer.Option(help="Only documents issued on or after this day.")
+    ] = None,
+    home_country: Annotated[str, typer.Option(help="The dataset's home country.")] = "KZ",
+) -> None:
+    """Write everything the service stored (documents, outcomes, register, served feature
+    vectors) as a dataset `riskscore train` accepts."""
+    from riskscore.store import export_state, open_store
+
+    settings = Settings()
+    cut = None if since is None else pd.Timestamp(parse_date("since", since), tz="UTC")
+    store = open_store(settings.store_url)
+    try:
+        counts = export_state(store, out, None if cut is None else cut.to_pydatetime(),
+                              home_country)  # fmt: skip
+    finally:
+        store.close()
+    typer.echo(f"wrote {out}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()))

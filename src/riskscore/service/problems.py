@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from riskscore.errors import (
     ConfigError,
     DatasetError,
+    FieldsError,
     ModelMismatchError,
     RegistryError,
     RiskscoreError,
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 # Domain error -> (status, title). The most specific class listed wins.
 STATUS: dict[type[RiskscoreError], tuple[int, str]] = {
     UnknownDocumentError: (422, "Unknown document line"),
+    FieldsError: (422, "Invalid request"),
     DatasetError: (422, "Invalid data"),
     StateError: (503, "Online state unavailable"),
     RegistryError: (503, "Model registry unavailable"),
@@ -74,6 +76,9 @@ async def _domain(request: Request, error: Exception) -> JSONResponse:
         errors = [{"path": f"outcomes.{i}", "reason": "names a document line that was never scored"}
                   for i in error.rows]  # fmt: skip
         return problem(status, title, "outcomes must follow scored documents", errors)
+    if isinstance(error, FieldsError):
+        errors = [{"path": path, "reason": reason} for path, reason in error.fields]
+        return problem(status, title, f"{len(errors)} field(s) are invalid", errors)
     if status >= 500:
         log.error("request failed: %s", error)
     # The message is ours (it names fields and reasons, never the caller's values).

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from riskscore.config import Settings
-from riskscore.features import FEATURE_NAMES, FeatureMatrix, Register, feature_columns
+from riskscore.features import FeatureMatrix, Register, feature_columns
 from riskscore.features.columns import Columns, columns_of_rows
 from riskscore.schema import Document, Outcome, document_rows
 from riskscore.service.rules import rules_triggered
@@ -52,9 +52,10 @@ class Scorer:
             if stored is not None:
                 return Scored(stored, clock.lap("stored"))
             rows = document_rows(document)
+            extras = self.runtime.extra_columns(document, rows)
             new = self.store.prepared(columns_of_rows(rows))
             clock.lap("frame")
-            history = scoring.history(_parties(new), new)
+            history = _with_extras(scoring.history(_parties(new), new), extras)
             clock.lap("history")
             features, lots = self.features(history)
             clock.lap("features")
@@ -73,6 +74,7 @@ class Scorer:
     ) -> tuple[str, str]:
         """The answer as JSON, and the feature vectors as stored (JSON)."""
         runtime = self.runtime
+        names = runtime.model.feature_names
         scores = runtime.score(features)
         clock.lap("lightgbm")
         top = float(scores.max())
@@ -90,7 +92,7 @@ class Scorer:
                 ItemScore(item_no=int(n), score=float(s), reasons=r)
                 for n, s, r in zip(new["item_no"], scores, reasons, strict=True)
             ],
-            rules_triggered=rules_triggered(new, dict(zip(FEATURE_NAMES, features.T, strict=True))),
+            rules_triggered=rules_triggered(new, dict(zip(names, features.T, strict=True))),
             unknown_codes=runtime.unknown_codes(document),
             model_name=runtime.identity.name,
             model_version=runtime.identity.version,
@@ -110,6 +112,20 @@ class Scorer:
         frame["selected_by"] = frame["selected_by"].map(str)
         self.store.add_outcomes(frame)
         return len(frame)
+
+
+def _with_extras(history: History, extras: Columns) -> History:
+    """The history with the new document's extra columns (the stored lines' are not read:
+    extras describe the line itself, and the state's mirror does not keep them)."""
+    if not extras:
+        return history
+    count = len(history.lines["t"])
+    lines = dict(history.lines)
+    for name, values in extras.items():
+        column = np.full(count, np.nan) if values.dtype == float else np.full(count, None, object)
+        column[history.wanted] = values
+        lines[name] = column
+    return history._replace(lines=lines)
 
 
 def _parties(new: Columns) -> set[str]:

@@ -2,9 +2,10 @@
 
 `Store` (`store/base.py`) is the contract the service and the CLI call; `SqliteStore` is the
 embedded backend (one file, WAL mode); `open_store` picks the backend from a URL. Stored
-values are encoded by `store/codec.py` alone; `load_history` warms a store from a dataset.
+values are encoded by `store/codec.py` alone; `load_history` warms a store from a dataset and
+`export_state` writes what it holds back out as one.
 
-May import: `riskscore.features`, `riskscore.schema`, `riskscore.errors`.
+May import: `riskscore.data`, `riskscore.features`, `riskscore.schema`, `riskscore.errors`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ from urllib.parse import urlsplit
 
 from riskscore.errors import ConfigError
 from riskscore.store.base import Answer, History, Scoring, Store
+from riskscore.store.export import export_state
 from riskscore.store.load import load_history
 from riskscore.store.sqlite import SqliteStore
 
-__all__ = ["Answer", "History", "Scoring", "SqliteStore", "Store", "load_history", "open_store"]
+__all__ = [
+    "Answer",
+    "History",
+    "Scoring",
+    "SqliteStore",
+    "Store",
+    "export_state",
+    "load_history",
+    "open_store",
+]
 
 
 def open_store(url: str) -> Store:

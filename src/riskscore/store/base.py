@@ -11,6 +11,7 @@ score, write the lines and the answer — all of it or nothing (`Store.scoring`)
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -51,9 +52,9 @@ class Scoring(Protocol):
         ...
 
     def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
-        """Store the document's `schema.document_rows` with the STORED columns its lines got,
-        and its answer. Written when the transaction commits; a document already stored
-        keeps what it has."""
+        """Store the document's `schema.document_rows` (with each line's `extra`) with the
+        STORED columns its lines got, and its answer. Written when the transaction commits;
+        a document already stored keeps what it has."""
         ...
 
 
@@ -87,8 +88,8 @@ class Store(Protocol):
         ...
 
     def add_lines(self, lines: pd.DataFrame) -> None:
-        """Append document lines (DOCUMENT_COLUMNS and STORED) in one transaction; lines
-        already stored keep what they have."""
+        """Append document lines (DOCUMENT_COLUMNS, STORED, and any `extra.<name>` columns)
+        in one transaction; lines already stored keep what they have."""
         ...
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
@@ -106,6 +107,21 @@ class Store(Protocol):
 
     def count(self, table: str) -> int:
         """Rows in one of TABLES."""
+        ...
+
+    def export_lines(self, since: datetime | None = None) -> pd.DataFrame:
+        """Stored document lines issued at or after `since` (every line when None), read-only:
+        DOCUMENT_COLUMNS (times as aware datetimes) and one `extra.<name>` column per extra
+        the lines carry, ordered by (issued_at, document_id, item_no)."""
+        ...
+
+    def export_outcomes(self, since: datetime | None = None) -> pd.DataFrame:
+        """Stored outcomes (OUTCOME_COLUMNS) of the documents `export_lines(since)` gives."""
+        ...
+
+    def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
+        """The stored answers of those documents: document_id, body (JSON) and features (the
+        vectors served, JSON, in the answering model's feature order)."""
         ...
 
     def ping(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from riskscore.features import trace_lots
+from riskscore.reference import HOME_COUNTRY
 from riskscore.store.base import Store
 
 
@@ -14,6 +15,7 @@ def load_history(
     outcomes: pd.DataFrame | None,
     firms: pd.DataFrame | None,
     until: pd.Timestamp | None = None,
+    home_country: str = HOME_COUNTRY,
 ) -> dict[str, int]:
     """Warm the store with documents issued and outcomes recorded before `until`.
 
@@ -24,7 +26,7 @@ def load_history(
         documents = documents[documents["issued_at"] < until]
         if outcomes is not None:
             outcomes = outcomes[outcomes["recorded_at"] < until]
-    lots = trace_lots(documents)
+    lots = trace_lots(documents, home_country)
     store.add_lines(pd.concat([documents, lots], axis=1))
     if outcomes is not None:
         store.add_outcomes(outcomes)

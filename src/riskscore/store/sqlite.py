@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,20 @@ from riskscore.errors import StateError, UnknownDocumentError
 from riskscore.features.columns import Columns
 from riskscore.schema import FIRM_COLUMNS, OUTCOME_COLUMNS
 from riskscore.store.base import TABLES, Answer, History
-from riskscore.store.codec import LINE_COLUMNS, frame_rows, line_row, times_of
+from riskscore.store.codec import (
+    EXTRA,
+    LINE_COLUMNS,
+    STORED_LINE,
+    extras_frame,
+    frame_rows,
+    line_row,
+    times_of,
+)
 from riskscore.store.mirror import Mirror
 
 _log = logging.getLogger(__name__)
-_LINE_MARKS = ", ".join("?" * len(LINE_COLUMNS))
+_INSERT_LINE = (f"INSERT OR IGNORE INTO lines ({', '.join(STORED_LINE)}) "
+                f"VALUES ({', '.join('?' * len(STORED_LINE))})")  # fmt: skip
 
 # Ordered migrations: version -> the statements that bring the previous version to it.
 MIGRATIONS: dict[int, str] = {
@@ -44,6 +53,8 @@ CREATE INDEX outcomes_document ON outcomes (document_id);
 CREATE TABLE firms ({", ".join(FIRM_COLUMNS)}, PRIMARY KEY (firm_id));
 CREATE TABLE answers (document_id PRIMARY KEY, body, features);
 """,
+    # A line's extra columns (the dataset's own, e.g. a tax rate) as one JSON object.
+    2: f"ALTER TABLE lines ADD COLUMN {EXTRA};",
 }
 VERSION = max(MIGRATIONS)
 
@@ -112,7 +123,7 @@ class SqliteStore:
 
     def add_lines(self, lines: pd.DataFrame) -> None:
         with self._transaction():
-            self._insert("INSERT OR IGNORE INTO lines", lines, LINE_COLUMNS)
+            self._insert("INSERT OR IGNORE INTO lines", lines, STORED_LINE)
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
         with self._transaction():
@@ -144,7 +155,8 @@ class SqliteStore:
         """`statement VALUES (?, ...)` for every row of `frame`, inside the caller's transaction."""
         names = list(columns)
         marks = ", ".join("?" * len(names))
-        self._db.executemany(f"{statement} VALUES ({marks})", frame_rows(frame, names))
+        self._db.executemany(f"{statement} ({', '.join(names)}) VALUES ({marks})",
+                             frame_rows(frame, names))  # fmt: skip
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -189,6 +201,32 @@ class SqliteStore:
             self._firms = times_of(pd.read_sql_query("SELECT * FROM firms", self._db))
         return self._firms
 
+    def export_lines(self, since: datetime | None = None) -> pd.DataFrame:
+        """Stored lines issued at or after `since` (all when None): DOCUMENT_COLUMNS and one
+        `extra.<name>` column per extra found, in (issued_at, document_id, item_no) order."""
+        columns = ", ".join(LINE_COLUMNS[: LINE_COLUMNS.index("linked_item_no") + 1])
+        query = f"SELECT {columns}, {EXTRA} FROM lines WHERE issued_at >= ? "
+        query += "ORDER BY issued_at, document_id, item_no"
+        frame = pd.read_sql_query(query, self._db, params=(_micros(since),))
+        extras = extras_frame(frame.pop(EXTRA))
+        frame["previous_document_ids"] = frame["previous_document_ids"].map(json.loads)
+        return pd.concat([times_of(frame), extras.set_axis(frame.index)], axis=1)
+
+    def export_outcomes(self, since: datetime | None = None) -> pd.DataFrame:
+        """Stored outcomes of the lines `export_lines(since)` gives, in the order stored."""
+        query = ("SELECT * FROM outcomes WHERE document_id IN "
+                 "(SELECT document_id FROM lines WHERE issued_at >= ?) ORDER BY rowid")  # fmt: skip
+        frame = pd.read_sql_query(query, self._db, params=(_micros(since),))
+        frame["violation_found"] = frame["violation_found"].astype(bool)
+        return times_of(frame)
+
+    def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
+        """The answers given for documents issued at or after `since`: document_id, body and
+        features (JSON, as stored)."""
+        query = ("SELECT document_id, body, features FROM answers WHERE document_id IN "
+                 "(SELECT document_id FROM lines WHERE issued_at >= ?) ORDER BY rowid")  # fmt: skip
+        return pd.read_sql_query(query, self._db, params=(_micros(since),))
+
     def count(self, table: str) -> int:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
@@ -213,10 +251,17 @@ class _Scoring:
 
     def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
         values = [line_row(row, stored, i) for i, row in enumerate(rows)]
-        cursor = self._db.executemany(f"INSERT OR IGNORE INTO lines VALUES ({_LINE_MARKS})", values)
+        cursor = self._db.executemany(_INSERT_LINE, values)
         self._db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", tuple(answer))
         if self._new is not None and cursor.rowcount == len(rows):
             self.written = self._new | stored
+
+
+def _micros(since: datetime | None) -> int:
+    """Microseconds since 1970 of an aware datetime (the earliest time for None)."""
+    if since is None:
+        return -(2**62)
+    return (since - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _answer(db: sqlite3.Connection, document_id: str) -> str | None:
