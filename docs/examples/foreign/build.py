@@ -69,8 +69,8 @@ def build(lines: int, seed: int, start: date = date(2022, 1, 1), days: int = 912
     importers = _importers(rng, max(40, lines // 40), start, days)
     documents = int(lines / 1.6)
     who = rng.choice(len(importers), documents, p=importers["size"] / importers["size"].sum())
-    day = np.maximum(importers["first_day"].to_numpy()[who], 0) + rng.integers(0, days, documents)
-    day = np.minimum(day, days - 1)
+    first = np.maximum(importers["first_day"].to_numpy()[who], 0)
+    day = first + (rng.random(documents) * (days - first)).astype(int)  # after its first day
     items = rng.choice([1, 2, 3], documents, p=[0.6, 0.2, 0.2])
     header = pd.DataFrame({
         "Declaration ID": [f"KG-IM-{n:08d}" for n in range(documents)],
