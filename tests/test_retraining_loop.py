@@ -25,6 +25,7 @@ from riskscore.features import build_features
 from riskscore.schema import document_from_rows
 from riskscore.service import create_app
 from riskscore.store.export import SERVED
+from riskscore.training.config import default_config_text
 
 runner = CliRunner()
 SERVED_DOCUMENTS = 40
@@ -55,9 +56,16 @@ def champion(home: Path, foreign_files: Path) -> Path:
     _ok(["ingest", str(foreign_files / "declarations.csv"), "--mapping",
          str(foreign_files / "mapping.toml"), "--out", str(data)])  # fmt: skip
     assert "valid" in _ok(["validate", str(data)])
-    trained = _ok(["train", "--data", str(data), "--split", "auto", "--seed", "3"])
-    assert "windows (auto)" in trained
-    _ok(["promote", "--force"])  # a small example may warn (few positives): forced, knowingly
+    strict = home / "strict.toml"  # asks for more positives than the example has: a warning
+    strict.write_text(default_config_text().replace("min_train_positives = 50",
+                                                    "min_train_positives = 1000000"))  # fmt: skip
+    trained = runner.invoke(app, ["train", "--data", str(data), "--split", "auto", "--seed", "3",
+                                  "--config", str(strict)])  # fmt: skip
+    assert trained.exit_code == 0 and "windows (auto)" in trained.output
+    assert "warning: trained on" in trained.output
+    refused = _ok(["promote"])
+    assert "not promoted" in refused and "--force" in refused
+    assert "promoted to champion" in _ok(["promote", "--force"])
     _ok(["report", "--out", str(home / "report.html")])
     return data
 

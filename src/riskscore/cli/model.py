@@ -134,9 +134,9 @@ def train(
         from riskscore.training.split import auto_split
 
         resolved = resolved.model_copy(update={"split": auto_split(world.documents["issued_at"])})
-    client = registry.connect(Settings().models_dir)
     result = train_model(world.without_truth(), resolved, _baselines(data, world),
                          git_commit=tracking.git_commit())  # fmt: skip
+    client = registry.connect(Settings().models_dir)
     registered = tracking.log_training(client, result, resolved, resolved.to_toml())
     with tempfile.TemporaryDirectory() as tmp:  # the run carries its own report
         report_to(client, registered.name, "challenger", Path(tmp) / "report.html")
