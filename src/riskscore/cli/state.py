@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Annotated
@@ -59,8 +60,11 @@ def state_export(
 ) -> None:
     """Write everything the service stored (documents, outcomes, register, served feature
     vectors) as a dataset `riskscore train` accepts."""
+    from riskscore.schema import COUNTRY_PATTERN
     from riskscore.store import export_state, open_store
 
+    if not re.fullmatch(COUNTRY_PATTERN, home_country):
+        raise fail("--home-country: a two-letter country code such as KZ")
     settings = Settings()
     cut = None if since is None else pd.Timestamp(parse_date("since", since), tz="UTC")
     store = open_store(settings.store_url)

@@ -9,7 +9,10 @@ numeric or categorical, which become features of the model.
 
 from __future__ import annotations
 
+import shutil
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -51,6 +54,27 @@ def read_info(directory: Path) -> DatasetInfo:
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"{path}: {problems}") from None
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A folder beside `out` to write a dataset into; it takes `out`'s place when the block
+    ends normally and is removed when it fails, so `out` is never left half written. `out`
+    must be missing, empty, or a dataset (it has a `dataset.toml`)."""
+    out = Path(out).resolve()
+    if out.exists() and any(out.iterdir()) and not (out / INFO_FILE).exists():
+        raise ConfigError(f"--out {out} is a folder that holds something other than a dataset")
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
 
 
 def write_info(directory: Path, info: DatasetInfo) -> Path:

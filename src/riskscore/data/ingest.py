@@ -12,7 +12,6 @@ takes its place only once the whole of it validates, so a failed run leaves `out
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from riskscore.data.dataset import INFO_FILE, write_info
+from riskscore.data.dataset import staged, write_info
 from riskscore.data.mapping import Labels, Mapping, Table
 from riskscore.data.rules import Rule, document_rules, firm_rules, outcome_rules
 from riskscore.data.transforms import (
@@ -96,19 +95,12 @@ def ingest(
     or when the converted dataset does not validate; ConfigError for a mapping that does not
     fit the files.
     """
-    out = Path(out).resolve()
-    if out.exists() and any(out.iterdir()) and not (out / INFO_FILE).exists():
-        raise ConfigError(f"--out {out} is a folder that holds something other than a dataset")
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    run = _Run(mapping, staging, on_error, progress, Report(), Ingested(out))
-    try:
-        _ingest_all(run, sources)
-    except BaseException:
-        _close(run)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with staged(out) as staging:
+        run = _Run(mapping, staging, on_error, progress, Report(), Ingested(Path(out).resolve()))
+        try:
+            _ingest_all(run, sources)
+        finally:
+            _close(run)
     return run.result
 
 
@@ -374,7 +366,3 @@ def _finish(run: _Run) -> None:
     }
     body = {"ingest": summary, "validation": report.to_dict()}
     (run.staging / REPORT).write_text(json.dumps(body, indent=2, default=str))
-    out = run.result.out
-    if out.exists():
-        shutil.rmtree(out)
-    run.staging.rename(out)

@@ -10,7 +10,6 @@ compared line by line.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskscore.data import DatasetInfo, write_info
+from riskscore.data.dataset import staged
 from riskscore.data.types import to_arrow
 from riskscore.errors import ConfigError
 from riskscore.reference import HOME_COUNTRY
@@ -39,15 +39,16 @@ def export_state(
     """Write the store's documents issued at or after `since` (all when None) with their
     outcomes, the register and the served vectors into the dataset folder `out` (replaced
     when it holds a dataset); rows per file."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / "dataset.toml").exists():
-        raise ConfigError(f"--out {out} is a folder that holds something other than a dataset")
     lines = store.export_lines(since)
     if lines.empty:
         raise ConfigError("the online state holds no document issued in that time")
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    with staged(out) as staging:
+        return _write_all(store, staging, lines, since, home_country)
+
+
+def _write_all(
+    store: Store, staging: Path, lines: pd.DataFrame, since: datetime | None, home_country: str
+) -> dict[str, int]:
     extras = {c.removeprefix(EXTRA_PREFIX): _kind(lines[c]) for c in extra_columns(lines.columns)}
     counts = {"documents": _write(staging, "documents", lines, extras)}
     counts["outcomes"] = _write(staging, "outcomes", store.export_outcomes(since))
@@ -58,9 +59,6 @@ def export_state(
     pq.write_table(to_arrow(served, _SERVED_SCHEMA), staging / SERVED)
     counts["served"] = len(served)
     write_info(staging, DatasetInfo(home_country=home_country, extras=extras))
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
     return counts
 
 
