@@ -21,10 +21,16 @@ _INTENDED_USE = (
     "recommends; an officer decides. A score is not evidence of a violation, and no document "
     "is refused or held on the score alone."
 )
-_LIMITS = (
+_SELECTED = (
     "Labels are inspection results: documents nobody inspected are unlabelled, and inspections "
     "were chosen mostly by the current rules, so figures on inspected labels describe the kind "
-    "of documents inspectors already look at.",
+    "of documents inspectors already look at."
+)
+_ALL_INSPECTED = (
+    "Every document of the test window carries a label, so its figures are not biased by who "
+    "chose the inspections; they still depend on how well those inspections found violations."
+)
+_LIMITS = (
     "Where the intervals are wide the counts are small: a difference inside them is noise.",
     "The model learns schemes that were found before; a new scheme shows only through the "
     "random share of inspections.",
@@ -91,7 +97,9 @@ def model_card(
             _HEADER, _budget_table(truth, ("model", "raw_lightgbm", "legacy_rules", "oracle")),
         ))  # fmt: skip
     sections.append(_per_type(evaluation, thresholds["red_share"]))
-    limits = list(_LIMITS) + [f"Warning: {w}." for w in metadata.get("warnings", [])]
+    everyone = labels["documents"] == evaluation["documents"]
+    limits = [_ALL_INSPECTED if everyone else _SELECTED, *_LIMITS]
+    limits += [f"Warning: {w}." for w in metadata.get("warnings", [])]
     sections.append(Section("Known limits", limits))
     return sections
 
