@@ -118,3 +118,27 @@ def test_another_connection_sees_what_was_committed(open_backend: Callable[[], S
     assert second.answer("D1") == '{"a": 1}'
     assert _score(second, document("D2", "K1", "K3", 1), {"K1"}) == (1, 0)
     assert _score(first, document("D3", "K1", "K4", 2), {"K1"}) == (2, 0)
+
+
+def test_export_gives_back_lines_extras_outcomes_and_answers(store: Store) -> None:
+    doc = document("D1", "K1", "K2", 0, items=2)
+    doc = doc.model_copy(update={"extra": {"tax_rate": 12.5, "import_type": "29"}})
+    with store.scoring(doc.document_id) as scoring:
+        rows, new = rows_and_columns(doc, store)
+        scoring.history({"K1"}, new)
+        scoring.write(rows, no_lots(2), Answer("D1", '{"a": 1}', "[[1.0], [2.0]]"))
+    bulk = pd.DataFrame(document_rows(document("D0", "K3", "K4", -2)))
+    bulk = bulk.drop(columns="extra").map(lambda v: str(v) if isinstance(v, str) else v)
+    bulk[list(STORED)] = None
+    store.add_lines(bulk.assign(**{"extra.tax_rate": [3.0]}))
+    store.add_outcomes(pd.DataFrame([outcome("D1", 2, found=True)]))
+    lines = store.export_lines()
+    assert lines["document_id"].tolist() == ["D0", "D1", "D1"]
+    assert lines["extra.tax_rate"].tolist() == [3.0, 12.5, 12.5]
+    assert lines["extra.import_type"].isna().tolist() == [True, False, False]
+    assert str(lines["issued_at"].dtype) == "datetime64[us, UTC]"
+    since = lines["issued_at"].iloc[1].to_pydatetime()
+    assert store.export_lines(since)["document_id"].tolist() == ["D1", "D1"]
+    assert store.export_outcomes(since)["violation_found"].tolist() == [True]
+    assert store.export_answers(since)["features"].tolist() == ["[[1.0], [2.0]]"]
+    assert store.export_outcomes(since + pd.Timedelta(days=1)).empty

@@ -12,7 +12,7 @@ import pytest
 from riskscore.errors import StateError
 from riskscore.store import SqliteStore
 from riskscore.store.codec import LINE_COLUMNS
-from riskscore.store.sqlite import VERSION
+from riskscore.store.sqlite import MIGRATIONS, VERSION
 
 from .conftest import firm
 
@@ -89,3 +89,21 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_text("not sqlite")
     with pytest.raises(StateError, match="cannot be opened"):
         SqliteStore(tmp_path / "state.db")
+
+
+def test_a_version_one_file_gains_the_extra_column_and_keeps_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:  # version 1 as MIGRATIONS[1] left it, with one line
+        db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at)")
+        for statement in filter(str.strip, MIGRATIONS[1].split(";")):
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (1, 'then')")
+        db.execute("INSERT INTO lines (document_id, item_no) VALUES ('D1', 1)")
+    store = SqliteStore(path)
+    try:
+        assert store.count("lines") == 1
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(lines)")]
+    assert columns == [*LINE_COLUMNS, "extra"]
