@@ -6,13 +6,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from riskscore.cli.app import app, fail, field_errors, parse_date
 from riskscore.errors import RiskscoreError
+
+if TYPE_CHECKING:
+    from riskscore.data.ingest import Ingested
 
 
 @app.command()
@@ -119,6 +122,13 @@ def ingest(
         result = run(sources, loaded, out, "drop" if on_error == "drop" else "stop", progress)
     finally:
         typer.echo("", err=True)
+    _ingested(result)
+    typer.echo(f"wrote {result.out} in {time.perf_counter() - began:.1f} s; "
+               f"report: {result.out / REPORT}")  # fmt: skip
+
+
+def _ingested(result: Ingested) -> None:
+    """The terminal summary of an ingest: rows per table, unknown values, rejects."""
     for table, read in result.read.items():
         typer.echo(f"{table}: {read:,} read, {result.kept[table]:,} kept, "
                    f"{result.dropped[table]:,} dropped")  # fmt: skip
@@ -126,8 +136,6 @@ def ingest(
         typer.echo(f"unknown values kept: {where}: {count:,}")
     if result.rejects is not None:
         typer.echo(f"dropped rows and their reasons: {result.rejects}")
-    typer.echo(f"wrote {result.out} in {time.perf_counter() - began:.1f} s; "
-               f"report: {result.out / REPORT}")  # fmt: skip
 
 
 @app.command()

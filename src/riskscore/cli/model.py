@@ -33,6 +33,24 @@ def _train_config(config: Path | None, overrides: Mapping[str, object]) -> Train
     return load_config(config, {k: v for k, v in overrides.items() if v is not None})
 
 
+def _resolved(
+    config: Path | None, split: str, overrides: dict[str, object], world: World
+) -> TrainConfig:
+    """The run's config: the file, the flags over it, and windows from the file, the date
+    flags (`split.*`) or, with `--split auto`, cut from the data."""
+    from riskscore.training.split import auto_split
+
+    flagged = any(v is not None for k, v in overrides.items() if k.startswith("split."))
+    if split not in ("config", "auto") or (split == "auto" and flagged):
+        raise fail("--split: config or auto (auto takes no date flags)")
+    if flagged:
+        overrides = overrides | {"split.source": "flags"}
+    resolved = _train_config(config, overrides)
+    if split == "auto":
+        resolved = resolved.model_copy(update={"split": auto_split(world.documents["issued_at"])})
+    return resolved
+
+
 def _baselines(data: Path, world: World) -> Baselines:
     """What evaluation compares with: the truth of a dataset that has one, and the legacy
     rules of a generated world (the generator's own rule model)."""
@@ -122,18 +140,8 @@ def train(
 
     dates = {"split.train_start": train_start, "split.train_end": train_end,
              "split.validation_end": validation_end, "split.test_end": test_end}  # fmt: skip
-    flagged = any(v is not None for v in dates.values())
-    if split not in ("config", "auto") or (split == "auto" and flagged):
-        raise fail("--split: config or auto (auto takes no date flags)")
-    overrides = dates | {"lightgbm.seed": seed}
-    if flagged:
-        overrides["split.source"] = "flags"
-    resolved = _train_config(config, overrides)
     world = load_world(data)
-    if split == "auto":
-        from riskscore.training.split import auto_split
-
-        resolved = resolved.model_copy(update={"split": auto_split(world.documents["issued_at"])})
+    resolved = _resolved(config, split, dates | {"lightgbm.seed": seed}, world)
     result = train_model(world.without_truth(), resolved, _baselines(data, world),
                          git_commit=tracking.git_commit())  # fmt: skip
     client = registry.connect(Settings().models_dir)
@@ -187,14 +195,8 @@ def tune(
     from riskscore.training import tracking
     from riskscore.training.tune import tune as search
 
-    if split not in ("config", "auto"):
-        raise fail("--split: config or auto")
-    resolved = _train_config(config, {})
     world = load_world(data, with_truth=False)
-    if split == "auto":
-        from riskscore.training.split import auto_split
-
-        resolved = resolved.model_copy(update={"split": auto_split(world.documents["issued_at"])})
+    resolved = _resolved(config, split, {}, world)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     client = registry.connect(Settings().models_dir)
 

@@ -12,7 +12,6 @@ takes its place only once the whole of it validates, so a failed run leaves `out
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 from riskscore.data.dataset import staged, write_info
 from riskscore.data.mapping import Labels, Mapping, Table
 from riskscore.data.rules import Rule, document_rules, firm_rules, outcome_rules
+from riskscore.data.sources import Progress, read_chunks
 from riskscore.data.transforms import (
     DEFAULTS,
     Converted,
@@ -47,11 +47,8 @@ from riskscore.schema import (
 )
 
 OnError = Literal["stop", "drop"]
-Progress = Callable[[str, int], None]  # (file name, rows read so far in it)
 REJECTS = "rejects.csv"
 REPORT = "validation.json"
-_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
-            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}  # fmt: skip
 
 
 @dataclass
@@ -108,55 +105,19 @@ def _ingest_all(run: _Run, sources: list[Path]) -> None:
     mapping = run.mapping
     list(fields(mapping.documents, DOCUMENT_COLUMNS, "documents"))  # a mapping error first
     for path in sources:
-        for offset, chunk in _chunks(path, run):
+        for offset, chunk in read_chunks(path, run.mapping.source, run.progress):
             _documents(run, path.name, offset, chunk)
     labels = mapping.labels
     if labels is not None and labels.file is not None:
-        for offset, chunk in _chunks(labels.file, run):
+        for offset, chunk in read_chunks(labels.file, run.mapping.source, run.progress):
             _outcomes_file(run, labels, labels.file.name, offset, chunk)
     firms = mapping.firms
     if firms is not None:
         if firms.file is None:
             raise ConfigError("mapping [firms]: give the register's file")
-        for offset, chunk in _chunks(firms.file, run):
+        for offset, chunk in read_chunks(firms.file, run.mapping.source, run.progress):
             _table(run, "firms", firms, (firms.file.name, offset, chunk))
     _finish(run)
-
-
-def _chunks(path: Path, run: _Run) -> Iterator[tuple[int, pd.DataFrame]]:
-    """(row offset, rows) of a source file, chunk by chunk, reporting progress."""
-    settings = run.mapping.source
-    kind = settings.format or _FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise ConfigError(f"{path.name}: cannot tell its format; set [source] format")
-    if not path.exists():
-        raise ConfigError(f"{path}: no such file")
-    size = settings.chunk_rows
-    if kind == "parquet":
-        with pq.ParquetFile(path) as parquet:
-            batches = (b.to_pandas() for b in parquet.iter_batches(batch_size=size))
-            yield from _counted(batches, path.name, run)
-        return
-    reader: Any = (
-        pd.read_csv(path, sep=settings.delimiter, dtype=str, keep_default_na=False,
-                    na_values=[""], chunksize=size)
-        if kind == "csv"
-        else pd.read_json(path, lines=True, chunksize=size, dtype=False)
-    )  # fmt: skip
-    with reader:
-        yield from _counted(reader, path.name, run)
-
-
-def _counted(
-    chunks: Iterator[pd.DataFrame], name: str, run: _Run
-) -> Iterator[tuple[int, pd.DataFrame]]:
-    offset = 0
-    for chunk in chunks:
-        chunk = chunk.reset_index(drop=True)
-        yield offset, chunk
-        offset += len(chunk)
-        if run.progress is not None:
-            run.progress(name, offset)
 
 
 def _convert(

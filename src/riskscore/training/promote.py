@@ -70,10 +70,7 @@ def promote(
         return Decision(False, "the challenger is already champion", challenger, champion, {})
     warning = registry.version_tags(client, challenger).get(registry.WARNING_TAG)
     if warning and not force:
-        reason = f"registered with a warning ({warning}); promote with --force to override"
-        registry.tag_version(client, challenger, {"promotion_decision": "rejected",
-                                                  "promotion_reason": reason})  # fmt: skip
-        return Decision(False, reason, challenger, champion, {})
+        return _refused(client, challenger, champion, warning)
     new = registry.load_model(challenger)
     world = load_world(data_dir or Path(new.metadata["data_dir"]))
     window = (str(new.metadata["windows"]["test"][0]), str(new.metadata["windows"]["test"][1]))
@@ -112,6 +109,17 @@ def promote(
     if promoted:
         registry.set_alias(client, challenger, "champion")
     return Decision(promoted, reason, challenger, champion, figures)
+
+
+def _refused(
+    client: Client, challenger: Registered, champion: Registered | None, warning: str
+) -> Decision:
+    """A challenger registered with a warning is not promoted unless forced; the decision is
+    recorded on its version."""
+    reason = f"registered with a warning ({warning}); promote with --force to override"
+    registry.tag_version(client, challenger, {"promotion_decision": "rejected",
+                                              "promotion_reason": reason})  # fmt: skip
+    return Decision(False, reason, challenger, champion, {})
 
 
 def _overlaps(model: RiskModel, window: tuple[str, ...]) -> bool:
