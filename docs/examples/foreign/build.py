@@ -18,11 +18,14 @@ undervalued against the usual price of their goods and carry higher tax rates; n
 cash payments, import type 29 and goods dispatched from transshipment hubs cheat more.
 
     python docs/examples/foreign/build.py --out /tmp/foreign --lines 60000
+
+writes declarations.csv and rates.csv, and copies the mapping (mapping.toml) beside them.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -151,6 +154,7 @@ def main() -> None:
     declarations = build(args.lines, args.seed)
     declarations.to_csv(args.out / "declarations.csv", sep=";", index=False)
     rates().to_csv(args.out / "rates.csv", index=False)
+    shutil.copy(Path(__file__).with_name("mapping.toml"), args.out / "mapping.toml")
     print(f"wrote {len(declarations):,} lines of {declarations['Declaration ID'].nunique():,} "
           f"declarations to {args.out / 'declarations.csv'} (fraud share "
           f"{declarations['Fraud'].mean():.3f})")
