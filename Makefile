@@ -9,7 +9,7 @@ REPORT := data/report.html
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run world model state test lint fmt typecheck unit test-slow bench bench-scale clean
+.PHONY: help install run world model state test lint fmt typecheck unit test-slow bench bench-scale bench-serve bench-state clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,15 @@ test-slow: $(STAMP)  ## Slow scale checks only
 bench: $(STAMP)  ## Benchmarks at demo size: world generation (1 vs 2 processes), features
 	$(BIN)/python -m riskscore.bench.generate
 	$(BIN)/python -m riskscore.bench.features
+
+bench-serve: $(REPORT)  ## Serving benchmarks: latency against history size, load tests on SQLite and PostgreSQL, races between replicas
+	OMP_NUM_THREADS=1 $(BIN)/python -m riskscore.bench.history --big 20000 200000
+	$(BIN)/python service/loadtest.py --workers 1 2
+	$(BIN)/python service/replicas.py race --pairs 600
+	$(BIN)/python service/replicas.py load
+
+bench-state: $(REPORT)  ## A service process's memory and start-up with states of ~1.1 M and ~2.3 M lines (tens of minutes)
+	$(BIN)/python -m riskscore.bench.state --firms 10000 20000
 
 bench-scale: $(STAMP)  ## Benchmarks at 10 million lines (several minutes, ~15 GB of memory)
 	$(BIN)/python -m riskscore.bench.generate --lines 10000000

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from riskscore.schema import (
+    BOUNDS,
     DOCUMENT_COLUMNS,
     FIRM_COLUMNS,
     HEADER_FIELDS,
@@ -13,6 +14,7 @@ from riskscore.schema import (
     OUTCOME_COLUMNS,
     Document,
     Firm,
+    Item,
     Outcome,
     arrow_schema,
     document_rows,
@@ -67,7 +69,7 @@ def test_a_valid_document_flattens_to_one_row_per_item() -> None:
     doc = Document.model_validate(_document())
     rows = document_rows(doc)
     assert len(rows) == 1
-    assert list(rows[0]) == list(DOCUMENT_COLUMNS)
+    assert list(rows[0]) == [*DOCUMENT_COLUMNS, "extra"]
     assert rows[0]["issued_at"].utcoffset().total_seconds() == 0  # stored in UTC
     assert rows[0]["issued_at"].hour == 1
     assert arrow_schema("documents").names == list(DOCUMENT_COLUMNS)
@@ -76,7 +78,9 @@ def test_a_valid_document_flattens_to_one_row_per_item() -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"item_hs_code": "85423100"}, "hs_code"),
+        ({"item_hs_code": "85423"}, "hs_code"),
+        ({"item_value_usd": 2e11}, "value_usd"),
+        ({"extra": {"Tax Rate": 1.0}}, "extra"),
         ({"item_origin_country": "us"}, "origin_country"),
         ({"item_net_mass_kg": -1.0}, "net_mass_kg"),
         ({"item_gross_mass_kg": 1.0}, "items"),
@@ -92,6 +96,8 @@ def test_a_valid_document_flattens_to_one_row_per_item() -> None:
     ],
     ids=[
         "short-hs-code",
+        "value-above-its-bound",
+        "extra-name-not-a-word",
         "lowercase-country",
         "negative-mass",
         "gross-below-net",
@@ -135,3 +141,21 @@ def test_outcome_finding_goes_with_a_violation() -> None:
         Outcome.model_validate(
             base | {"violation_found": False, "recorded_at": "2023-01-01T00:00:00Z"}
         )
+
+
+def test_hs6_codes_and_extras_are_taken_and_bounds_reach_the_openapi_schema() -> None:
+    doc = Document.model_validate(
+        _document(item_hs_code="854231") | {"extra": {"tax_rate": 12.5, "import_type": "29"}}
+    )
+    assert document_rows(doc)[0]["extra"] == {"tax_rate": 12.5, "import_type": "29"}
+    value = Item.model_json_schema()["properties"]["value_usd"]
+    assert (value["minimum"], value["maximum"]) == BOUNDS["value_usd"]
+
+
+def test_a_finding_outside_the_typologies_is_kept() -> None:
+    outcome = Outcome.model_validate({
+        "document_id": "X1", "item_no": 1, "selected_by": "rule", "violation_found": True,
+        "inspected_at": "2023-01-06T00:00:00Z", "recorded_at": "2023-01-20T00:00:00Z",
+        "finding": "undervaluation",
+    })  # fmt: skip
+    assert outcome.finding == "undervaluation"

@@ -94,3 +94,17 @@ class UnknownDocumentError(RiskscoreError):
     def __init__(self, rows: list[int]) -> None:
         self.rows = rows
         super().__init__(f"{len(rows)} outcome(s) name a document line that was never scored")
+
+
+class FieldsError(RiskscoreError):
+    """A record has fields this model or dataset cannot take: each (path, reason), never the
+    value (for example an extra the model does not declare)."""
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        self.fields = fields
+        shown = "; ".join(f"{path}: {reason}" for path, reason in fields[:10])
+        super().__init__(f"{len(fields)} field(s) are invalid: {shown}")
+
+
+class TrainingError(RiskscoreError):
+    """A training run cannot go on with this data and config; the message says why in one line."""

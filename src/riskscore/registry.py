@@ -30,6 +30,9 @@ from riskscore.model import RiskModel
 
 EXPERIMENT = "riskscore"
 Client = MlflowClient
+# A version tagged with this was registered with a reason not to promote it (promote --force).
+WARNING_TAG = "quality_warning"
+CARD = "model_card.md"  # the model card, logged with the run
 
 
 @dataclass(frozen=True)
@@ -120,26 +123,36 @@ def load_model(registered: Registered) -> RiskModel:
 
 
 def check_features(registered: Registered, expected: tuple[str, ...]) -> None:
-    """Refuse a version whose feature list differs from `expected`, reading only its small
-    manifest (the service checks this before it loads anything heavy)."""
+    """Refuse a version whose feature list does not start with `expected` (this code's fixed
+    features) followed only by extra features (`extra_*`, declared by its dataset), reading
+    only its small manifest (the service checks this before it loads anything heavy)."""
     with downloaded(registered, "artifacts/bundle/model.json") as manifest:
         names = tuple(json.loads(manifest.read_text())["feature_names"])
-    if names != expected:
+    fixed, rest = names[: len(expected)], names[len(expected) :]
+    if fixed != expected or not all(n.startswith("extra_") for n in rest):
         raise ModelMismatchError.of(f"{registered.name} version {registered.version}", names,
                                     expected)  # fmt: skip
 
 
 def run_artifacts(client: MlflowClient, run_id: str) -> dict[str, Any]:
-    """The evaluation and importance tables a run logged."""
+    """The evaluation and importance tables a run logged (and its model card, "" if none)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(
             mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="", dst_path=tmp)
         )
+        card = folder / CARD
         return {
             "evaluation": json.loads((folder / "evaluation.json").read_text()),
             "importance": pd.read_csv(folder / "importance.csv"),
             "monthly_importance": pd.read_csv(folder / "monthly_importance.csv", index_col=0),
+            "card": card.read_text() if card.exists() else "",
         }
+
+
+def version_tags(client: MlflowClient, registered: Registered) -> dict[str, str]:
+    """The tags of a registered version."""
+    version = client.get_model_version(registered.name, registered.version)
+    return dict(version.tags)
 
 
 def attach(client: MlflowClient, run_id: str, path: Path) -> None:

@@ -8,9 +8,14 @@ Two forms of the same thing:
   Parquet files that batch code reads. `HEADER_FIELDS` and `ITEM_FIELDS` tie the two together
   and a test checks they agree.
 
-Format rules (a country code is two upper-case letters, an HS code ten digits) live here.
-Whether a well-formed code is *known* (in ISO 3166, in the catalogue) is a question for dataset
-validation: the API scores an unknown code as an unseen category instead of refusing it.
+Format rules (a country code is two upper-case letters, an HS code six to ten digits) and the
+value bounds (`BOUNDS`: finite, within stated limits) live here, once: pydantic, the dataset
+validator and the loader all read them. Whether a well-formed code is *known* (in ISO 3166, in
+the catalogue, one of the typologies) is not a reason to refuse a line: the API scores an
+unknown code as an unseen category and dataset validation counts it as an unknown value.
+
+Extra columns a dataset brings (`extra`: numeric or categorical, declared per dataset) travel
+as one `extra` object per document or item, and as columns named `extra.<name>` in flat form.
 
 May import: nothing of riskscore.
 """
@@ -19,9 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 import numpy as np
 import pandas as pd
@@ -47,7 +53,7 @@ class Flow(StrEnum):
 
 
 class TransportMode(StrEnum):
-    """Mode of transport at the border (EAEU codes 10-71 in words)."""
+    """Mode of transport at the border (EAEU codes 10-71 in words; `other` for any other)."""
 
     ROAD = "road"
     RAIL = "rail"
@@ -55,6 +61,7 @@ class TransportMode(StrEnum):
     SEA = "sea"
     POST = "post"
     PIPELINE = "pipeline"
+    OTHER = "other"
 
 
 class SelectedBy(StrEnum):
@@ -92,13 +99,48 @@ DOC_FLOWS: dict[DocType, frozenset[Flow]] = {
 }
 
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
-HS_CODE_PATTERN = r"^\d{10}$"
+# HS-6 (the international subheading) up to the 10 digits of TN VED EAEU.
+HS_CODE_PATTERN = r"^\d{6,10}$"
 FIRM_ID_PATTERN = r"^\d{12}$"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}$"
+# An inspection finding: one of the typologies or the user's own word for it.
+FINDING_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\- ]{0,63}$"
+EXTRA_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+EXTRA_PREFIX = "extra."  # flat column of an extra: extra.<name>
+MAX_EXTRAS = 50
+
+# The value bounds, stated once: (lowest, highest), both inclusive; values must be finite.
+# A line worth more than USD 100 billion or weighing more than a million tonnes is an error
+# in the data, not a shipment.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "value_usd": (0.0, 1e11),
+    "net_mass_kg": (0.0, 1e9),
+    "gross_mass_kg": (0.0, 1e9),
+    "supplementary_qty": (0.0, 1e10),
+}
+
+
+def _bounded(name: str, **kwargs: Any) -> Any:
+    """A pydantic Field with the BOUNDS of `name` (so the OpenAPI document shows them)."""
+    low, high = BOUNDS[name]
+    return Field(ge=low, le=high, allow_inf_nan=False, **kwargs)
+
 
 CountryCode = Annotated[str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166 alpha-2")]
 PartyId = Annotated[str, Field(pattern=ID_PATTERN, description="BIN for Kazakh firms")]
 DocumentId = Annotated[str, Field(pattern=ID_PATTERN)]
+ExtraName = Annotated[str, Field(pattern=EXTRA_NAME_PATTERN)]
+# A numeric extra is a finite number; a categorical one a short text (or a whole number).
+ExtraValue = (
+    Annotated[float, Field(allow_inf_nan=False)]
+    | int
+    | Annotated[str, Field(max_length=100)]
+    | None
+)
+Extras = Annotated[
+    dict[ExtraName, ExtraValue],
+    Field(max_length=MAX_EXTRAS, description="the dataset's extra columns the model declares"),
+]
 
 MAX_ITEMS = 200
 MAX_LINKS = 50
@@ -112,16 +154,19 @@ class Item(_Record):
     """One goods line of a document (DT boxes 32-46, ESF section G, SNT goods lines)."""
 
     item_no: int = Field(ge=1, le=999)
-    hs_code: str = Field(pattern=HS_CODE_PATTERN, description="10-digit TN VED EAEU code")
+    hs_code: str = Field(pattern=HS_CODE_PATTERN, description="HS code, 6 to 10 digits")
     description: str = Field(min_length=1, max_length=500)
     origin_country: CountryCode
-    net_mass_kg: float = Field(ge=0, allow_inf_nan=False)
-    gross_mass_kg: float = Field(ge=0, allow_inf_nan=False)
-    supplementary_qty: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    net_mass_kg: float = _bounded("net_mass_kg")
+    gross_mass_kg: float = _bounded("gross_mass_kg")
+    supplementary_qty: float | None = _bounded("supplementary_qty", default=None)
     supplementary_unit: str | None = Field(default=None, max_length=8)
-    value_usd: float = Field(ge=0, allow_inf_nan=False, description="statistical value, USD")
+    value_usd: float = _bounded("value_usd", description="statistical value, USD")
     linked_document_id: DocumentId | None = None
     linked_item_no: int | None = Field(default=None, ge=1, le=999)
+    extra: Extras = Field(
+        default_factory=dict, description="this line's extras (win over the document's)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -153,6 +198,7 @@ class Document(_Record):
     transport_mode: TransportMode
     invoice_currency: str = Field(pattern=r"^[A-Z]{3}$")
     previous_document_ids: list[DocumentId] = Field(default_factory=list, max_length=MAX_LINKS)
+    extra: Extras = Field(default_factory=dict, description="extras of every line of the document")
     items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
 
     @model_validator(mode="after")
@@ -196,14 +242,18 @@ class Outcome(_Record):
     inspected_at: AwareDatetime
     recorded_at: AwareDatetime
     violation_found: StrictBool  # true or false, never "yes", 1 or "false"
-    finding: Typology | None = None
+    finding: str | None = Field(
+        default=None,
+        pattern=FINDING_PATTERN,
+        description="what was found: one of the typologies or the inspector's own word",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.recorded_at < self.inspected_at:
             raise ValueError("recorded_at is before inspected_at")
-        if (self.finding is not None) != self.violation_found:
-            raise ValueError("finding is given exactly when violation_found is true")
+        if self.finding is not None and not self.violation_found:
+            raise ValueError("finding is given without violation_found")
         return self
 
 
@@ -211,8 +261,10 @@ class Outcome(_Record):
 
 _TS = pa.timestamp("us", tz="UTC")
 
-HEADER_FIELDS: tuple[str, ...] = tuple(f for f in Document.model_fields if f != "items")
-ITEM_FIELDS: tuple[str, ...] = tuple(Item.model_fields)
+HEADER_FIELDS: tuple[str, ...] = tuple(
+    f for f in Document.model_fields if f not in ("items", "extra")
+)
+ITEM_FIELDS: tuple[str, ...] = tuple(f for f in Item.model_fields if f != "extra")
 
 # name -> Arrow type. Strings are non-null ("" for none) unless listed in NULLABLE.
 DOCUMENT_COLUMNS: dict[str, pa.DataType] = {
@@ -299,19 +351,35 @@ def arrow_schema(table: str) -> pa.Schema:
 
 
 def document_rows(document: Document) -> list[dict[str, object]]:
-    """The flat rows (one per item line) of a document, with the columns of DOCUMENT_COLUMNS."""
-    header = document.model_dump(exclude={"items"})
+    """The flat rows (one per item line) of a document, with the columns of DOCUMENT_COLUMNS
+    and `extra`: the line's extras (the document's, overridden by the item's)."""
+    header = document.model_dump(exclude={"items", "extra"})
     header["issued_at"] = _as_utc(document.issued_at)
-    return [{**header, **item.model_dump()} for item in document.items]
+    return [
+        {**header, **item.model_dump(exclude={"extra"}), "extra": document.extra | item.extra}
+        for item in document.items
+    ]
+
+
+def extra_columns(columns: Iterable[str]) -> list[str]:
+    """The flat extra columns (`extra.<name>`) among `columns`, in their order."""
+    return [c for c in columns if c.startswith(EXTRA_PREFIX)]
 
 
 def document_from_rows(lines: pd.DataFrame) -> Document:
-    """The inverse of `document_rows`: one document from its flat rows (e.g. a dataset's)."""
+    """The inverse of `document_rows`: one document from its flat rows (e.g. a dataset's);
+    `extra.<name>` columns become each item's `extra` (missing values left out)."""
     head = lines.iloc[0]
     header = {name: _plain(head[name]) for name in HEADER_FIELDS}
     header["previous_document_ids"] = [str(x) for x in head["previous_document_ids"]]
     ordered = lines.sort_values("item_no")
-    items = [{name: _plain(row[name]) for name in ITEM_FIELDS} for _, row in ordered.iterrows()]
+    extras = extra_columns(lines.columns)
+    items = []
+    for _, row in ordered.iterrows():
+        item = {name: _plain(row[name]) for name in ITEM_FIELDS}
+        extra = {c.removeprefix(EXTRA_PREFIX): _plain(row[c]) for c in extras}
+        item["extra"] = {k: v for k, v in extra.items() if v is not None}
+        items.append(item)
     return Document.model_validate(header | {"items": items})
 
 

@@ -95,10 +95,10 @@ def test_numbers_are_written_for_people(html: str) -> None:
     _, sections = _parse(html)
     budget = _words(sections["budget"]["text"])
     assert "riskscore-reexport version 7" in html
-    assert "the model catches 319 of 1,164 violations (27\xa0%)" in budget
+    assert "the model catches 319 of 1,164 violations (27\xa0%, SIMULATED" in budget
     assert "the current rules catch 108 (9.3\xa0%)" in budget
     assert "24,310" in budget
-    assert "Best possible" in budget
+    assert "Generator's chain-start probability" in budget and "can beat it" in budget
     model = _words(sections["model"]["text"])
     assert "305,525" in model and "135,556" in model
     assert "1 Jan 2021 to 30 Jun 2023 (30\xa0months)" in model
@@ -112,9 +112,9 @@ def test_without_truth_the_schemes_need_ground_truth(context: ReportContext) -> 
     assert "ground truth" in _words(schemes["text"])
     assert not schemes["images"]
     budget = _words(sections["budget"]["text"])
-    assert "What customs sees today" in budget
-    assert "What really happened" not in budget
-    assert "Best possible" not in budget
+    assert "What customs can observe" in budget
+    assert "What really happened" not in budget and "SIMULATED" not in budget
+    assert "chain-start probability" not in budget
     assert "of 388 violations" in budget
 
 

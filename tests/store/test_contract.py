@@ -414,3 +414,28 @@ def test_a_document_later_than_the_horizon_is_answered_and_left_for_the_batch(
         if kind == "document":
             assert isinstance(probe, pd.DataFrame)
             np.testing.assert_array_equal(score(store, probe, stats), score(whole, probe, stats))
+
+
+def test_export_gives_back_lines_with_extras_outcomes_and_answers(
+    store: Store, tiny: World, stats: FeatureStats
+) -> None:
+    loaded = history(tiny)
+    d = loaded.documents.assign(**{"extra.tax_rate": 12.5})
+    store.load(d, loaded.outcomes, loaded.firms)
+    documents = [p for kind, p in _events(tiny, CUT, CUT + 3 * DAY) if kind == "document"]
+    for lines in documents:
+        assert isinstance(lines, pd.DataFrame)
+        score(store, lines, stats)
+    exported = store.export_lines()
+    assert len(exported) == len(d) + sum(len(x) for x in documents)  # type: ignore[arg-type]
+    assert exported["extra.tax_rate"].iloc[: len(d)].eq(12.5).all()
+    assert str(exported["issued_at"].dtype) == "datetime64[us, UTC]"
+    since = CUT.to_pydatetime()
+    assert set(store.export_lines(since)["document_id"]) == {
+        str(x["document_id"].iloc[0])
+        for x in documents  # type: ignore[index]
+    }
+    answers = store.export_answers(since)
+    assert len(answers) == len(documents) and answers["features"].str.startswith("[[").all()
+    assert store.export_outcomes(since).empty  # none recorded for them yet
+    assert len(store.export_outcomes()) == len(loaded.outcomes)  # type: ignore[arg-type]

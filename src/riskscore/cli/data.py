@@ -6,13 +6,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from riskscore.cli.app import app, fail, field_errors, parse_date
 from riskscore.errors import RiskscoreError
+
+if TYPE_CHECKING:
+    from riskscore.data.ingest import Ingested
 
 
 @app.command()
@@ -73,9 +76,66 @@ def validate(
     report = run(directory, max_per_check=max_per_check)
     for problem in report.problems:
         typer.echo(str(problem))
+    for where, count in report.unknown.items():
+        typer.echo(f"unknown values kept (scored as unseen): {where}: {count:,}")
     if not report.ok:
         raise fail(f"{report.total} problem(s) in {directory}", code=1)
     typer.echo(f"{directory}: valid")
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files of document lines (CSV, Parquet, JSON Lines), in your own layout."
+        ),
+    ],
+    mapping: Annotated[
+        Path, typer.Option(help="Column mapping (TOML): see docs/examples/foreign/mapping.toml.")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Dataset folder to write (replaced when it holds a dataset).")
+    ],
+    on_error: Annotated[
+        str,
+        typer.Option(
+            help="stop: write nothing when a row breaks a rule; "
+            "drop: leave such rows out, into rejects.csv."
+        ),
+    ] = "stop",
+) -> None:
+    """Convert your own files into a dataset `train` accepts, with a validation report."""
+    from riskscore.data.ingest import REPORT
+    from riskscore.data.ingest import ingest as run
+    from riskscore.data.mapping import load_mapping
+
+    if on_error not in ("stop", "drop"):
+        raise fail("--on-error: stop or drop")
+    loaded = load_mapping(mapping)
+
+    def progress(file: str, rows: int) -> None:
+        typer.echo(f"\r  {file}: {rows:,} rows read", err=True, nl=False)
+
+    began = time.perf_counter()
+    try:
+        result = run(sources, loaded, out, "drop" if on_error == "drop" else "stop", progress)
+    finally:
+        typer.echo("", err=True)
+    _ingested(result)
+    typer.echo(f"wrote {result.out} in {time.perf_counter() - began:.1f} s; "
+               f"report: {result.out / REPORT}")  # fmt: skip
+
+
+def _ingested(result: Ingested) -> None:
+    """The terminal summary of an ingest: rows per table, unknown values, rejects."""
+    for table, read in result.read.items():
+        typer.echo(f"{table}: {read:,} read, {result.kept[table]:,} kept, "
+                   f"{result.dropped[table]:,} dropped")  # fmt: skip
+    for where, count in result.report.unknown.items():
+        typer.echo(f"unknown values kept: {where}: {count:,}")
+    if result.rejects is not None:
+        typer.echo(f"dropped rows and their reasons: {result.rejects}")
 
 
 @app.command()

@@ -16,8 +16,9 @@ from riskscore.config import Settings
 
 if TYPE_CHECKING:
     from riskscore.data import World
+    from riskscore.registry import Registered
     from riskscore.training.config import TrainConfig
-    from riskscore.training.pipeline import Baselines
+    from riskscore.training.pipeline import Baselines, TrainingResult
 
 _CONFIG_HELP = "Training config (TOML); default: the one shipped with riskscore."
 ConfigOption = Annotated[Path | None, typer.Option(help=_CONFIG_HELP)]
@@ -30,6 +31,24 @@ def _train_config(config: Path | None, overrides: Mapping[str, object]) -> Train
     from riskscore.training.config import load_config
 
     return load_config(config, {k: v for k, v in overrides.items() if v is not None})
+
+
+def _resolved(
+    config: Path | None, split: str, overrides: dict[str, object], world: World
+) -> TrainConfig:
+    """The run's config: the file, the flags over it, and windows from the file, the date
+    flags (`split.*`) or, with `--split auto`, cut from the data."""
+    from riskscore.training.split import auto_split
+
+    flagged = any(v is not None for k, v in overrides.items() if k.startswith("split."))
+    if split not in ("config", "auto") or (split == "auto" and flagged):
+        raise fail("--split: config or auto (auto takes no date flags)")
+    if flagged:
+        overrides = overrides | {"split.source": "flags"}
+    resolved = _train_config(config, overrides)
+    if split == "auto":
+        resolved = resolved.model_copy(update={"split": auto_split(world.documents["issued_at"])})
+    return resolved
 
 
 def _baselines(data: Path, world: World) -> Baselines:
@@ -97,6 +116,14 @@ def catalogue(
 def train(
     data: Annotated[Path, typer.Option(help="Dataset folder.")],
     config: ConfigOption = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="config: the config's windows (or the date flags); auto: cut "
+            "from the data (last fifth test, the fifth before validation)."
+        ),
+    ] = "config",
+    train_start: Annotated[str | None, typer.Option(help="Override split.train_start.")] = None,
     train_end: Annotated[str | None, typer.Option(help="Override split.train_end.")] = None,
     validation_end: Annotated[
         str | None, typer.Option(help="Override split.validation_end.")
@@ -111,26 +138,81 @@ def train(
     from riskscore.training import tracking
     from riskscore.training.pipeline import train_model
 
-    overrides = {
-        "split.train_end": train_end,
-        "split.validation_end": validation_end,
-        "split.test_end": test_end,
-        "lightgbm.seed": seed,
-    }
-    resolved = _train_config(config, overrides)
-    client = registry.connect(Settings().models_dir)
+    dates = {"split.train_start": train_start, "split.train_end": train_end,
+             "split.validation_end": validation_end, "split.test_end": test_end}  # fmt: skip
     world = load_world(data)
+    resolved = _resolved(config, split, dates | {"lightgbm.seed": seed}, world)
     result = train_model(world.without_truth(), resolved, _baselines(data, world),
                          git_commit=tracking.git_commit())  # fmt: skip
+    client = registry.connect(Settings().models_dir)
     registered = tracking.log_training(client, result, resolved, resolved.to_toml())
     with tempfile.TemporaryDirectory() as tmp:  # the run carries its own report
         report_to(client, registered.name, "challenger", Path(tmp) / "report.html")
-    truth = result.evaluation.get("truth", result.evaluation["labels"])
-    rows = [r for r in truth["budgets"] if r["ranker"] == "model"]
-    red = min(rows, key=lambda r: abs(r["budget"] - resolved.channels.red_share))
+    _summary(result, resolved, registered)
+
+
+def _summary(result: TrainingResult, config: TrainConfig, registered: Registered) -> None:
+    """What a user reads after `train`: windows, labels left out, the red-budget figure and
+    any warning."""
+    windows = config.split.windows()
+    shown = ", ".join(f"{name} {a}..{b}" for name, (a, b) in windows.items())
+    typer.echo(f"windows ({config.split.source}): {shown}")
+    left = {k: v for k, v in result.counts.items() if "labels_" in k and v}
+    if left:
+        typer.echo("labels not used: " + ", ".join(f"{k.replace('_', ' ')} {v:,}"
+                                                   for k, v in left.items()))  # fmt: skip
+    view = "truth" if "truth" in result.evaluation else "labels"
+    rows = [r for r in result.evaluation[view]["budgets"] if r["ranker"] == "model"]
+    red = min(rows, key=lambda r: abs(r["budget"] - config.channels.red_share))
     typer.echo(f"registered {registered.name} version {registered.version} as challenger "
-               f"(run {registered.run_id}); precision at the red budget on the test window: "
+               f"(run {registered.run_id}); precision at the red budget on the test window "
+               f"({'simulated truth' if view == 'truth' else 'inspected labels'}): "
                f"{red['precision']:.3f} (top {red['budget']:.0%})")  # fmt: skip
+    for warning in result.warnings:
+        typer.secho(f"warning: {warning}; `riskscore promote` will need --force",
+                    err=True, fg=typer.colors.YELLOW)  # fmt: skip
+
+
+@app.command()
+def tune(
+    data: Annotated[Path, typer.Option(help="Dataset folder.")],
+    out: Annotated[Path, typer.Option(help="TOML file to write the best config to.")],
+    config: ConfigOption = None,
+    split: Annotated[str, typer.Option(help="config or auto (as for train).")] = "config",
+    trials: Annotated[
+        int, typer.Option(help="At most this many trials (trial 0: the config as given).", min=1)
+    ] = 20,
+    timeout: Annotated[
+        float, typer.Option(help="Stop starting trials after this many seconds.", min=1)
+    ] = 600,
+) -> None:
+    """Search LightGBM parameters on the validation window (Optuna, nested MLflow runs) and
+    write the best config; judge it afterwards with `riskscore train --config OUT`."""
+    import optuna
+
+    from riskscore import registry
+    from riskscore.data import load_world
+    from riskscore.training import tracking
+    from riskscore.training.tune import tune as search
+
+    world = load_world(data, with_truth=False)
+    resolved = _resolved(config, split, {}, world)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    client = registry.connect(Settings().models_dir)
+
+    def progress(number: int, score: float, best: float) -> None:
+        typer.echo(f"trial {number + 1}/{trials}: validation average precision {score:.4f} "
+                   f"(best {best:.4f})", err=True)  # fmt: skip
+
+    tuned, run_id = tracking.log_tuning(
+        client, resolved,
+        lambda hook: search(world, resolved, trials, timeout, hook), progress,
+    )  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(tuned.config.to_toml())
+    typer.echo(f"{tuned.trials} trials (run {run_id}): best validation average precision "
+               f"{tuned.best_score:.4f}, the given config {tuned.default_score:.4f}; "
+               f"wrote {out}")  # fmt: skip
 
 
 @app.command()

@@ -1,7 +1,8 @@
-"""Commands about the online state: load a history into it."""
+"""Commands about the online state: load a history into it, export what it holds."""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -51,7 +52,7 @@ def state_load(
                 done[0] = written
 
             counts = load_history(store, world.documents, world.outcomes, world.firms, cut,
-                                  progress)  # fmt: skip
+                                  progress, world.info.home_country)  # fmt: skip
     finally:
         store.close()
     typer.echo(f"loaded {counts['lines']:,} lines and {counts['outcomes']:,} outcomes into "
@@ -79,3 +80,31 @@ def state_rebuild() -> None:
 def _estimate(world: World) -> int:
     """Rows a load writes, roughly: each line makes about four (its row, its marks, its lot)."""
     return 4 * len(world.documents)
+
+
+@state_app.command("export")
+def state_export(
+    out: Annotated[
+        Path, typer.Option(help="Dataset folder to write (replaced when it holds a dataset).")
+    ],
+    since: Annotated[
+        str | None, typer.Option(help="Only documents issued on or after this day.")
+    ] = None,
+    home_country: Annotated[str, typer.Option(help="The dataset's home country.")] = "KZ",
+) -> None:
+    """Write everything the service stored (documents, outcomes, register, served feature
+    vectors) as a dataset `riskscore train` accepts."""
+    from riskscore.schema import COUNTRY_PATTERN
+    from riskscore.store import export_state, open_store
+
+    if not re.fullmatch(COUNTRY_PATTERN, home_country):
+        raise fail("--home-country: a two-letter country code such as KZ")
+    settings = Settings()
+    cut = None if since is None else pd.Timestamp(parse_date("since", since), tz="UTC")
+    store = open_store(settings.store_url)
+    try:
+        counts = export_state(store, out, None if cut is None else cut.to_pydatetime(),
+                              home_country)  # fmt: skip
+    finally:
+        store.close()
+    typer.echo(f"wrote {out}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()))

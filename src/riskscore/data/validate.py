@@ -1,43 +1,32 @@
 """`riskscore validate`: check a dataset folder against the schema, reporting every problem.
 
 A dataset is a folder of Parquet files named after the tables of `riskscore.schema.TABLES`
-(`documents` required; `firms`, `outcomes`, `truth` when present). Checks are vectorised, so a
-10-million-line file validates in seconds. Each check reports how many rows fail and the first
-few by file, row (0-based) and column; nothing is changed on disk.
+(`documents` required; `firms`, `outcomes`, `truth` when present), with its settings in
+`dataset.toml` (home country, extra columns; `data.dataset`). Types are lenient (any Arrow type
+that holds the values safely, `data.types`), values strict (`data.rules`). Checks are
+vectorised, so a 10-million-line file validates in seconds. Each check reports how many rows
+fail and the first few by file, row (0-based) and column; unknown but well-formed codes are
+counted, not refused; nothing is changed on disk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from riskscore.errors import Problem
-from riskscore.reference import countries
-from riskscore.schema import (
-    DOC_FLOWS,
-    DT_PROCEDURES,
-    HS_CODE_PATTERN,
-    NULLABLE,
-    TABLES,
-    DocType,
-    SelectedBy,
-    TransportMode,
-    Typology,
-)
+from riskscore.data.dataset import DatasetInfo, read_info
+from riskscore.data.rules import Rule, document_rules, firm_rules, outcome_rules, unknown_values
+from riskscore.data.types import conform_table
+from riskscore.errors import ConfigError, Problem
+from riskscore.schema import EXTRA_PREFIX, NULLABLE, TABLES
 
-COUNTRY_COLUMNS = (
-    "consignor_country",
-    "consignee_country",
-    "dispatch_country",
-    "destination_country",
-    "origin_country",
-)
 _HEADER_COLUMNS = (
     "doc_type", "flow", "procedure_code", "issued_at", "office", "declarant_id", "consignor_id",
     "consignee_id", "dispatch_country", "destination_country", "transport_mode", "invoice_currency",
@@ -46,11 +35,14 @@ _HEADER_COLUMNS = (
 
 @dataclass
 class Report:
-    """What validation found: a sample of problems per check and the total count."""
+    """What validation found: a sample of problems per check and the total count, and how
+    many well-formed but unknown values each column holds (kept, not problems)."""
 
     max_per_check: int = 20
     problems: list[Problem] = field(default_factory=list)
     total: int = 0
+    unknown: dict[str, int] = field(default_factory=dict)  # "file column" -> count
+    rows: dict[str, int] = field(default_factory=dict)  # file -> rows read
 
     @property
     def ok(self) -> bool:
@@ -60,24 +52,53 @@ class Report:
         self.problems.append(problem)
         self.total += 1
 
-    def rows(self, file: str, column: str, failing: np.ndarray | pd.Series, message: str) -> None:
-        """Record the rows where `failing` is true (a boolean mask over the file's rows)."""
+    def failing(self, file: str, column: str, failing: np.ndarray | pd.Series, message: str,
+                offset: int = 0) -> None:  # fmt: skip
+        """Record the rows where `failing` is true (a boolean mask over the file's rows,
+        the first of which is row `offset` of the file)."""
         where = np.flatnonzero(np.asarray(failing, dtype=bool))
         self.total += len(where)
         self.problems.extend(
-            Problem(file, int(r), column, message) for r in where[: self.max_per_check]
+            Problem(file, int(r) + offset, column, message) for r in where[: self.max_per_check]
         )
         if len(where) > self.max_per_check:
             more = len(where) - self.max_per_check
             self.problems.append(Problem(file, None, column, f"... {more} more rows: {message}"))
 
+    def rules(self, file: str, rules: Iterable[Rule], offset: int = 0) -> None:
+        for column, failing, message in rules:
+            self.failing(file, column, failing, message, offset)
+
+    def count_unknown(self, file: str, counts: dict[str, int]) -> None:
+        for column, n in counts.items():
+            key = f"{file} {column}"
+            self.unknown[key] = self.unknown.get(key, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready values (`riskscore ingest` writes it beside the data)."""
+        return {
+            "ok": self.ok,
+            "problems_total": self.total,
+            "problems": [
+                {"file": p.file, "row": p.row, "column": p.column, "reason": p.message}
+                for p in self.problems
+            ],
+            "unknown_values": self.unknown,
+            "rows": self.rows,
+        }
+
 
 def validate(directory: Path, max_per_check: int = 20) -> Report:
-    """Validate every table found in `directory`."""
+    """Validate every table found in `directory` (with its `dataset.toml` settings)."""
     report = Report(max_per_check)
     directory = Path(directory)
     if not directory.is_dir():
         report.add(Problem(str(directory), None, None, "is not a folder"))
+        return report
+    try:
+        info = read_info(directory)
+    except ConfigError as error:
+        report.add(Problem("dataset.toml", None, None, str(error).split(": ", 1)[-1]))
         return report
     frames: dict[str, pd.DataFrame] = {}
     for name in TABLES:
@@ -86,104 +107,48 @@ def validate(directory: Path, max_per_check: int = 20) -> Report:
             if name == "documents":
                 report.add(Problem(path.name, None, None, "missing: a dataset needs documents"))
             continue
-        frame = _read(path, name, report)
+        frame = _read(path, name, report, info)
         if frame is not None:
             frames[name] = frame
     for name, check in _CHECKS.items():
         if name in frames:
-            check(frames, report)
+            check(frames, report, info)
     return report
 
 
-def _read(path: Path, name: str, report: Report) -> pd.DataFrame | None:
-    """Read one table, checking it has the columns and types of the schema."""
+def _read(path: Path, name: str, report: Report, info: DatasetInfo) -> pd.DataFrame | None:
+    """Read one table, taking any Arrow type that holds the schema's values safely."""
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as error:
         report.add(Problem(path.name, None, None, f"cannot be read as Parquet: {error}"))
         return None
-    spec, fine = TABLES[name], True
-    for column, kind in spec.items():
-        if column not in table.column_names:
-            report.add(Problem(path.name, None, column, "missing column"))
-            fine = False
-            continue
-        actual = table.schema.field(column).type
-        if pa.types.is_timestamp(kind) and not (pa.types.is_timestamp(actual) and actual.tz):
-            report.add(Problem(path.name, None, column, f"timestamps without zone ({actual})"))
-            fine = False
-        elif not _compatible(actual, kind):
-            report.add(Problem(path.name, None, column, f"type {actual}, expected {kind}"))
-            fine = False
-    if not fine:
+    conformed, problems = conform_table(table, TABLES[name],
+                                        info.extras if name == "documents" else None)  # fmt: skip
+    for column, message in problems.items():
+        report.add(Problem(path.name, None, column, message))
+    if problems:
         return None
-    frame: pd.DataFrame = table.select(list(spec)).to_pandas()
-    for column, kind in spec.items():
-        if pa.types.is_string(kind):  # object strings: hash-based isin, fast at 10M rows
-            frame[column] = frame[column].astype(object)
-    for column in spec:
+    frame: pd.DataFrame = conformed.to_pandas()
+    for column in frame.columns:
+        if pa.types.is_string(conformed.schema.field(column).type):
+            frame[column] = frame[column].astype(object)  # hash-based isin, fast at 10M rows
+    for column in TABLES[name]:
         if column not in NULLABLE:
-            report.rows(path.name, column, frame[column].isna().to_numpy(), "is empty")
+            report.failing(path.name, column, frame[column].isna().to_numpy(), "is empty")
+    report.rows[path.name] = len(frame)
     return frame
 
 
-def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
-    if actual.equals(expected):
-        return True
-    groups: list[Callable[[pa.DataType], bool]] = [
-        pa.types.is_integer, pa.types.is_floating, pa.types.is_string, pa.types.is_large_string,
-    ]  # fmt: skip
-    numeric = pa.types.is_integer(actual) and pa.types.is_floating(expected)
-    return numeric or any(g(actual) and g(expected) for g in groups)
-
-
-def _bad_country(values: pd.Series) -> np.ndarray:
-    return (~values.isin(countries()) & values.notna()).to_numpy()
-
-
-def _check_documents(frames: dict[str, pd.DataFrame], report: Report) -> None:
+def _check_documents(frames: dict[str, pd.DataFrame], report: Report, info: DatasetInfo) -> None:
     d, f = frames["documents"], "documents.parquet"
-    report.rows(
-        f,
-        "hs_code",
-        ~d["hs_code"].str.fullmatch(HS_CODE_PATTERN[1:-1]).fillna(False),
-        "not a 10-digit HS code",
-    )
-    for column in COUNTRY_COLUMNS:
-        report.rows(f, column, _bad_country(d[column]), "not an ISO 3166 alpha-2 country code")
-    for column in ("net_mass_kg", "gross_mass_kg", "value_usd", "supplementary_qty"):
-        report.rows(f, column, (d[column] < 0).to_numpy(), "is negative")
-    report.rows(
-        f,
-        "gross_mass_kg",
-        (d["gross_mass_kg"] < d["net_mass_kg"]).to_numpy(),
-        "is below net_mass_kg",
-    )
-    report.rows(
-        f, "doc_type", ~d["doc_type"].isin([t.value for t in DocType]), "unknown document type"
-    )
-    allowed_flow = {(t.value, fl.value) for t, flows in DOC_FLOWS.items() for fl in flows}
-    pairs = pd.Series(list(zip(d["doc_type"], d["flow"], strict=True)), index=d.index)
-    report.rows(f, "flow", ~pairs.isin(allowed_flow), "flow not allowed for this doc_type")
-    dt_codes = {(fl.value, code) for fl, codes in DT_PROCEDURES.items() for code in codes}
-    proc = pd.Series(list(zip(d["flow"], d["procedure_code"], strict=True)), index=d.index)
-    is_dt = d["doc_type"] == "DT"
-    bad_proc = (is_dt & ~proc.isin(dt_codes)) | (~is_dt & (d["procedure_code"] != ""))
-    report.rows(f, "procedure_code", bad_proc, "procedure code does not fit doc_type and flow")
-    report.rows(
-        f,
-        "transport_mode",
-        ~d["transport_mode"].isin([m.value for m in TransportMode]),
-        "unknown transport mode",
-    )
-    report.rows(
-        f,
-        "invoice_currency",
-        ~d["invoice_currency"].str.fullmatch("[A-Z]{3}").fillna(False),
-        "not a 3-letter currency code",
-    )
-    report.rows(f, "item_no", (d["item_no"] < 1).to_numpy(), "item numbers start at 1")
-    report.rows(
+    report.rules(f, document_rules(d))
+    for name, kind in info.extras.items():
+        if kind == "numeric":
+            values = d[EXTRA_PREFIX + name].to_numpy(dtype=float, na_value=np.nan)
+            report.failing(f, EXTRA_PREFIX + name, np.isinf(values), "is not a finite number")
+    report.count_unknown(f, unknown_values("documents", d))
+    report.failing(
         f,
         "item_no",
         d.duplicated(["document_id", "item_no"]).to_numpy(),
@@ -194,10 +159,9 @@ def _check_documents(frames: dict[str, pd.DataFrame], report: Report) -> None:
     if "firms" in frames:
         firms = set(frames["firms"]["firm_id"])
         for column in ("consignor_id", "consignee_id"):
-            kazakh = d[column.replace("_id", "_country")] == "KZ"
-            report.rows(
-                f, column, kazakh & ~d[column].isin(firms), "Kazakh party not in the firms register"
-            )
+            domestic = d[column.replace("_id", "_country")] == info.home_country
+            report.failing(f, column, domestic & ~d[column].isin(firms),
+                           "domestic party not in the firms register")  # fmt: skip
 
 
 def _check_headers(d: pd.DataFrame, report: Report) -> None:
@@ -211,7 +175,9 @@ def _check_headers(d: pd.DataFrame, report: Report) -> None:
         differs = np.r_[False, values[1:] != values[:-1]] & same_document
         failing = np.zeros(len(d), dtype=bool)
         failing[order[differs]] = True
-        report.rows("documents.parquet", column, failing, "differs between lines of one document")
+        report.failing(
+            "documents.parquet", column, failing, "differs between lines of one document"
+        )
 
 
 def _check_links(d: pd.DataFrame, report: Report) -> None:
@@ -219,7 +185,7 @@ def _check_links(d: pd.DataFrame, report: Report) -> None:
     issued = d.groupby("document_id", sort=False)["issued_at"].first()
     linked = d["linked_document_id"]
     has_link = linked.notna()
-    report.rows(
+    report.failing(
         f,
         "linked_document_id",
         has_link & ~linked.isin(issued.index),
@@ -230,9 +196,9 @@ def _check_links(d: pd.DataFrame, report: Report) -> None:
     bad_item = (
         has_link & d["linked_item_no"].notna() & linked.isin(issued.index) & ~target.isin(lines)
     )
-    report.rows(f, "linked_item_no", bad_item, "links to an item line that does not exist")
+    report.failing(f, "linked_item_no", bad_item, "links to an item line that does not exist")
     upstream_time = linked.map(issued)
-    report.rows(
+    report.failing(
         f,
         "linked_document_id",
         (upstream_time > d["issued_at"]).fillna(False).to_numpy(),
@@ -243,7 +209,7 @@ def _check_links(d: pd.DataFrame, report: Report) -> None:
     missing = exploded.notna() & ~exploded.isin(issued.index)
     bad_rows = np.zeros(len(d), dtype=bool)
     bad_rows[np.unique(np.asarray(missing[missing].index, dtype=np.int64))] = True
-    report.rows(
+    report.failing(
         f,
         "previous_document_ids",
         bad_rows & (previous > 0).to_numpy(),
@@ -251,61 +217,23 @@ def _check_links(d: pd.DataFrame, report: Report) -> None:
     )
 
 
-def _check_firms(frames: dict[str, pd.DataFrame], report: Report) -> None:
-    firms, f = frames["firms"], "firms.parquet"
-    report.rows(
-        f, "firm_id", ~firms["firm_id"].str.fullmatch(r"\d{12}").fillna(False), "not a 12-digit BIN"
-    )
-    report.rows(f, "firm_id", firms["firm_id"].duplicated().to_numpy(), "repeats")
-    report.rows(
-        f,
-        "founder_country",
-        _bad_country(firms["founder_country"]),
-        "not an ISO 3166 alpha-2 country code",
-    )
-    report.rows(
-        f,
-        "activity_code",
-        ~firms["activity_code"].str.fullmatch(r"\d{2}\.\d{2}").fillna(False),
-        "not an activity code like 46.52",
-    )
+def _check_firms(frames: dict[str, pd.DataFrame], report: Report, info: DatasetInfo) -> None:
+    report.rules("firms.parquet", firm_rules(frames["firms"]))
+    report.count_unknown("firms.parquet", unknown_values("firms", frames["firms"]))
 
 
-def _check_outcomes(frames: dict[str, pd.DataFrame], report: Report) -> None:
-    o, f = frames["outcomes"], "outcomes.parquet"
-    report.rows(
-        f,
-        "selected_by",
-        ~o["selected_by"].isin([s.value for s in SelectedBy]),
-        "unknown selection reason",
-    )
-    report.rows(
-        f,
-        "recorded_at",
-        (o["recorded_at"] < o["inspected_at"]).to_numpy(),
-        "is before inspected_at",
-    )
-    report.rows(
-        f,
-        "finding",
-        o["finding"].notna().to_numpy() != o["violation_found"].to_numpy(dtype=bool),
-        "given exactly when violation_found is true",
-    )
-    report.rows(
-        f,
-        "finding",
-        o["finding"].notna() & ~o["finding"].isin([t.value for t in Typology]),
-        "unknown typology",
-    )
+def _check_outcomes(frames: dict[str, pd.DataFrame], report: Report, info: DatasetInfo) -> None:
+    report.rules("outcomes.parquet", outcome_rules(frames["outcomes"]))
+    report.count_unknown("outcomes.parquet", unknown_values("outcomes", frames["outcomes"]))
     _check_lines_exist(frames, "outcomes", report)
 
 
-def _check_truth(frames: dict[str, pd.DataFrame], report: Report) -> None:
+def _check_truth(frames: dict[str, pd.DataFrame], report: Report, info: DatasetInfo) -> None:
     t, f = frames["truth"], "truth.parquet"
-    report.rows(
+    report.failing(
         f, "p_evasion", ~t["p_evasion"].between(0.0, 1.0).to_numpy(), "is not a probability"
     )
-    report.rows(
+    report.failing(
         f,
         "typology",
         t["typology"].notna().to_numpy() != t["is_evasion"].to_numpy(dtype=bool),
@@ -320,7 +248,7 @@ def _check_lines_exist(frames: dict[str, pd.DataFrame], name: str, report: Repor
     d, table = frames["documents"], frames[name]
     lines = pd.MultiIndex.from_arrays([d["document_id"], d["item_no"]])
     keys = pd.MultiIndex.from_arrays([table["document_id"], table["item_no"]])
-    report.rows(
+    report.failing(
         f"{name}.parquet",
         "document_id",
         ~keys.isin(lines),
@@ -328,7 +256,7 @@ def _check_lines_exist(frames: dict[str, pd.DataFrame], name: str, report: Repor
     )
 
 
-_CHECKS: dict[str, Callable[[dict[str, pd.DataFrame], Report], None]] = {
+_CHECKS: dict[str, Callable[[dict[str, pd.DataFrame], Report, DatasetInfo], None]] = {
     "documents": _check_documents,
     "firms": _check_firms,
     "outcomes": _check_outcomes,

@@ -3,9 +3,12 @@
 A feature of a line issued at t uses only documents issued before t and outcomes recorded
 before t. The families are listed once, in `FAMILIES`: product (HS category), route, value
 (anomalies against fitted statistics), party (counterparty history) and chain (dwell time and
-the path through Kazakh firms). Each family module holds its `SPECS` and one
-`compute(inputs, stats)`; `SPECS`, `FEATURE_NAMES` and the compute loop are derived from the
-tuple, so adding a family is one new module and one entry here.
+the path through Kazakh firms), then extra (the dataset's own columns). Each family module
+holds its `SPECS` and one `compute(inputs, stats)`; `SPECS`, `FEATURE_NAMES` and the compute
+loop are derived from the tuple, so adding a family is one new module and one entry here.
+
+`FEATURE_NAMES` are the features every model has. A model fitted on a dataset with extra
+columns has those too, after them: `feature_names(stats)` is a model's whole list.
 
 `build_features` is the frame-in, frame-out form for training and batch scoring; the service
 calls `feature_columns` on the arrays of its parties' history. Both run the same families.
@@ -21,7 +24,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 import pandas as pd
 
-from riskscore.features import chain, party, product, route, value
+from riskscore.features import chain, extra, party, product, route, value
 from riskscore.features.aggregates import Aggregation, Past
 from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, canonical_order, columns_of, take, text
@@ -30,6 +33,7 @@ from riskscore.features.history import seconds
 from riskscore.features.inputs import Inputs
 from riskscore.features.lines import DERIVED, prepare
 from riskscore.features.stats import FeatureStats, fit_vocabularies
+from riskscore.reference import HOME_COUNTRY
 
 
 class Family(Protocol):
@@ -41,12 +45,28 @@ class Family(Protocol):
     def compute(self, inputs: Inputs, stats: FeatureStats) -> Columns: ...
 
 
-FAMILIES: tuple[Family, ...] = (product, route, value, party, chain)
+FAMILIES: tuple[Family, ...] = (product, route, value, party, chain, extra)
 SPECS: tuple[Spec, ...] = tuple(spec for family in FAMILIES for spec in family.SPECS)
 FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in SPECS)
 CATEGORICAL: tuple[str, ...] = tuple(s.name for s in SPECS if s.categorical)
 AGGREGATIONS: tuple[Aggregation, ...] = tuple(a for f in FAMILIES for a in f.AGGREGATIONS)
 STORED = chain.STORED
+
+
+def specs_of(stats: FeatureStats) -> tuple[Spec, ...]:
+    """Every spec of a model fitted with `stats`: the fixed SPECS, then its extras'."""
+    return SPECS + extra.specs(stats.extras)
+
+
+def feature_names(stats: FeatureStats) -> tuple[str, ...]:
+    """A model's feature list: FEATURE_NAMES, then its extras' features."""
+    return tuple(s.name for s in specs_of(stats))
+
+
+def categorical_names(stats: FeatureStats) -> tuple[str, ...]:
+    """The categorical features of a model fitted with `stats`."""
+    return tuple(s.name for s in specs_of(stats) if s.categorical)
+
 
 __all__ = [
     "AGGREGATIONS",
@@ -60,10 +80,13 @@ __all__ = [
     "Prepared",
     "Register",
     "build_features",
+    "categorical_names",
     "feature_columns",
+    "feature_names",
     "fit_feature_stats",
     "outcome_columns",
     "prepare_inputs",
+    "specs_of",
     "trace_lots",
 ]
 
@@ -82,12 +105,20 @@ class Prepared(NamedTuple):
     order: np.ndarray  # row k of the inputs' lines is row order[k] of the caller's columns
 
 
-def fit_feature_stats(train_documents: pd.DataFrame) -> FeatureStats:
-    """Learn vocabularies and value statistics from the training window's documents."""
+def fit_feature_stats(
+    train_documents: pd.DataFrame,
+    home_country: str = HOME_COUNTRY,
+    extras: dict[str, str] | None = None,
+) -> FeatureStats:
+    """Learn vocabularies and value statistics from the training window's documents, for a
+    dataset of `home_country` with `extras` (name -> "numeric" or "categorical")."""
     cols = columns_of(train_documents)
     lines = cols | prepare(cols)
     unit_value, kg_per_unit = value.fit_value_cells(lines)
-    return FeatureStats(fit_vocabularies(SPECS, lines), unit_value, kg_per_unit)
+    extras = dict(extras or {})
+    specs = SPECS + extra.specs(extras)
+    vocabularies = fit_vocabularies(specs, lines)
+    return FeatureStats(vocabularies, unit_value, kg_per_unit, home_country, extras)
 
 
 def outcome_columns(outcomes: pd.DataFrame) -> Columns:
@@ -105,7 +136,8 @@ def build_features(
     firms: pd.DataFrame | None = None,
     outcomes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every feature of every line, as float64 columns in FEATURE_NAMES order, same index.
+    """Every feature of every line, as float64 columns in `feature_names(stats)` order, same
+    index.
 
     History features see the documents and outcomes passed in, so give the full history up to
     the lines you need, not just those lines. Categoricals are vocabulary codes (NaN unseen).
@@ -116,7 +148,7 @@ def build_features(
         None if firms is None else Register(firms),
         None if outcomes is None else outcome_columns(outcomes),
     )
-    return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=documents.index)
+    return pd.DataFrame(matrix, columns=list(feature_names(stats)), index=documents.index)
 
 
 def feature_columns(
@@ -136,11 +168,12 @@ def feature_columns(
     (the online state's answers for one document) `cols` are that document's lines and the
     history comes from `past` instead.
     """
-    inputs, order = prepare_inputs(cols, register, outcomes, wanted, past)
+    inputs, order = prepare_inputs(cols, register, outcomes, wanted, past,
+                                   home=stats.home_country)  # fmt: skip
     every: Columns = {}
     for family in FAMILIES:
         every.update(family.compute(inputs, stats))
-    stacked = np.column_stack([every[name] for name in FEATURE_NAMES])
+    stacked = np.column_stack([every[name] for name in feature_names(stats)])
     stored = {name: every[name] for name in (*STORED, *chain.MOVES) if name in every}
     if wanted is not None:
         return FeatureMatrix(stacked, stored)
@@ -154,10 +187,12 @@ def prepare_inputs(
     wanted: np.ndarray | None = None,
     past: Past | None = None,
     text_keys: bool = False,
+    home: str = HOME_COUNTRY,
 ) -> Prepared:
     """The lines in canonical order (issue second, document_id, item_no) with
     `lines.prepare`'s columns, the register, the outcomes and the wanted rows' positions
-    (`text_keys`: keys as the online state keeps them, `Inputs.key`)."""
+    (`text_keys`: keys as the online state keeps them, `Inputs.key`; `home`: the dataset's
+    home country)."""
     order = canonical_order(cols)
     in_order = bool((order[1:] > order[:-1]).all())  # the service's history comes sorted
     lines = cols if in_order else take(cols, order)
@@ -167,14 +202,15 @@ def prepare_inputs(
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
         wanted = position[wanted]
-    return Prepared(Inputs(lines, register, outcomes, wanted, past, text_keys), order)
+    inputs = Inputs(lines, register, outcomes, wanted, past, text_keys, home)
+    return Prepared(inputs, order)
 
 
-def trace_lots(documents: pd.DataFrame) -> pd.DataFrame:
+def trace_lots(documents: pd.DataFrame, home_country: str = HOME_COUNTRY) -> pd.DataFrame:
     """What the state stores per line (STORED: the lot each bought line became and the dwell of
     what each line sold), traced over `documents` in time order."""
-    inputs, order = prepare_inputs(columns_of(documents))
-    traced = chain.trace(inputs.lines).columns
+    inputs, order = prepare_inputs(columns_of(documents), home=home_country)
+    traced = chain.trace(inputs.lines, home=home_country).columns
     lots = {name: traced[name] for name in STORED}
     return pd.DataFrame(_unsorted(lots, order), index=documents.index)
 

@@ -36,6 +36,10 @@ def render_markdown(specs: tuple[Spec, ...]) -> str:
         "Every history feature of a document issued at *t* uses only documents issued before *t*",
         "and inspection outcomes recorded before *t*.",
         "",
+        "A model fitted on a dataset with extra columns (`dataset.toml`) has one more feature per",
+        "extra after these, `extra_<name>` (family extra): the column's value, or its code in a",
+        "vocabulary frozen at fit time for a categorical one.",
+        "",
         "| # | feature | family | meaning | unit | looks back |",
         "|---|---|---|---|---|---|",
     ]

@@ -1,7 +1,8 @@
 """Dwell and chain features: how goods travelled through Kazakh firms before leaving.
 
 One pass over the lines in time order keeps every firm's stock, as the ESF virtual warehouse
-does. A line sold by a Kazakh firm (ESF, SNT or DT export) is matched to the lot it takes goods
+does. Domestic firms are those of the home country (`FeatureStats.home_country`, Kazakhstan by
+default); "Kazakh" below means domestic. A line sold by a Kazakh firm (ESF, SNT or DT export) is matched to the lot it takes goods
 from: by its declared link when the linked line is in the seller's stock, otherwise first in,
 first out on the seller's stock of the same HS-10 code, then of the same HS heading. A line
 bought by a Kazakh firm (import or ESF purchase) becomes a new lot that carries its chain:
@@ -32,7 +33,7 @@ from riskscore.features.history import segments
 from riskscore.features.inputs import Inputs
 from riskscore.features.stats import FeatureStats
 from riskscore.features.stock import Lot, LotId, Take
-from riskscore.reference import eaeu_partners
+from riskscore.reference import HOME_COUNTRY, eaeu_partners
 
 _FAST_DAYS = 7
 _LINE = "this line's chain, before t"
@@ -162,6 +163,7 @@ def trace(
     stock: Sequence[Lot] = (),
     sellers: Collection[str] | None = None,
     sources: Mapping[int, Lot] | None = None,
+    home: str = HOME_COUNTRY,
 ) -> Traced:
     """The chain features of every line (NaN for lines that sell nothing from Kazakh stock),
     the STORED columns of `outputs` (row indices; None: every line), and the moves.
@@ -174,19 +176,20 @@ def trace(
 
     To trace again part of what happened (`sellers`): only those firms' sales are matched, and
     a purchase from another firm takes its source from `sources` (row -> the lot it came from,
-    as that firm's own pass found it).
+    as that firm's own pass found it). Firms of the `home` country keep stock; goods leave it
+    when they cross its border.
     """
     run = _Pass(lines, stock)
     cols, n = run.cols, len(run.t)
     flow = lines["flow"]
-    sells = isin(flow, _SELLING) & (lines["consignor_country"] == "KZ")
+    sells = isin(flow, _SELLING) & (lines["consignor_country"] == home)
     if sellers is not None:
         sells &= isin(lines["consignor_id"], set(sellers))
     sells = sells.tolist()
     given = sources or {}
     read = _read_by_sales(cols, run.linked_no, sells)
     wanted = np.ones(n, dtype=bool) if outputs is None else np.isin(np.arange(n), outputs)
-    buying = isin(flow, _BUYING) & (lines["consignee_country"] == "KZ")
+    buying = isin(flow, _BUYING) & (lines["consignee_country"] == home)
     buys = (buying & (wanted | _read_by_purchases(cols, read))).tolist()
     made: list[Lot | None] = [None] * n
     for start, stop in itertools.pairwise(segments(lines["t"])):
@@ -259,7 +262,8 @@ def reexport_events(inputs: Inputs, dwell: np.ndarray) -> EventSet:
     """The subject's exports to an EAEU partner whose source was traced, valued 1 when they
     left within _FAST_DAYS of arriving, from each line's dwell_days."""
     lines = inputs.lines
-    eaeu = isin(lines["destination_country"], eaeu_partners()) & (lines["flow"] == "export")
+    partners = eaeu_partners(inputs.home)
+    eaeu = isin(lines["destination_country"], partners) & (lines["flow"] == "export")
     rows = np.flatnonzero(eaeu & ~np.isnan(dwell))
     fast = (dwell[rows] <= _FAST_DAYS).astype(float).reshape(-1, 1)
     return EventSet(inputs.key(SUBJECT)[rows], lines["t"][rows], fast, rows)
@@ -281,10 +285,10 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     state holds for its sellers, and earlier re-exports come from the state.
     """
     if inputs.past is not None:
-        traced = trace(inputs.lines, stock=inputs.past.stock())
+        traced = trace(inputs.lines, stock=inputs.past.stock(), home=inputs.home)
         reexports = inputs.past.running(REEXPORTS.name)
     else:
-        traced = trace(inputs.lines, inputs.wanted)
+        traced = trace(inputs.lines, inputs.wanted, home=inputs.home)
         reexports = running_events(reexport_events(inputs, traced.columns["dwell_days"]))
     subject, t = inputs.at(inputs.key(SUBJECT)), inputs.at(inputs.lines["t"])
     count, fast = reexports.before(subject, t)

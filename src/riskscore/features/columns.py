@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskscore.schema import extra_columns
+
 Columns = dict[str, np.ndarray]
 MICROS_PER_SECOND = 1_000_000  # times travel as microseconds; features count whole seconds
 SECONDS_PER_DAY = 86_400
@@ -58,11 +60,16 @@ def micros_of(moment: datetime) -> int:
 
 
 def columns_of(documents: pd.DataFrame) -> Columns:
-    """The columns the features read, from a documents frame (with stored lots if present).
+    """The columns the features read, from a documents frame (with stored lots if present, and
+    the extra columns `extra.<name>`: numbers as float64, anything else as text).
 
     `issued_us` is the issue time in microseconds; `t` (seconds) is derived by `lines.prepare`.
     """
     cols: Columns = {name: text(documents[name]) for name in TEXT}
+    for name in extra_columns(documents.columns):
+        values = documents[name]
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        cols[name] = values.to_numpy(dtype="float64", na_value=np.nan) if numeric else text(values)
     for name in NUMBERS:
         cols[name] = documents[name].to_numpy(dtype="float64", na_value=np.nan)
     cols["item_no"] = documents["item_no"].to_numpy(dtype="int64")

@@ -22,6 +22,7 @@ from riskscore.features.aggregates import (
 from riskscore.features.columns import Columns, take
 from riskscore.features.firms import RegisterAnswers
 from riskscore.features.history import key_codes, segments
+from riskscore.reference import HOME_COUNTRY
 
 _PARTIES = ("consignor_id", "consignee_id", "declarant_id", "subject_id", "partner_id")
 
@@ -46,6 +47,7 @@ class Inputs:
     wanted: np.ndarray | None = None
     past: Past | None = None
     text_keys: bool = False
+    home: str = HOME_COUNTRY  # the dataset's home country: its firms keep stock
     document_starts: np.ndarray = field(init=False)
     rows: Columns = field(init=False)  # the wanted rows' columns
     _codes: dict[str, np.ndarray] = field(init=False, default_factory=dict)

@@ -11,7 +11,7 @@ from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, lookup
 from riskscore.features.inputs import Inputs
 from riskscore.features.stats import FeatureStats
-from riskscore.reference import country_group
+from riskscore.reference import HOME_COUNTRY, country_group
 
 _DOC = "this document"
 # (feature, the line column it encodes, meaning)
@@ -26,10 +26,10 @@ _CODES = (
     ("office_code", "office", "Customs office or border crossing"),
     ("invoice_currency_code", "invoice_currency", "Currency of the invoice"),
 )  # fmt: skip
-GROUPS = ("kazakhstan", "eaeu_partner", "sanctions_coalition", "transshipment_hub", "other")
+GROUPS = ("home", "eaeu_partner", "sanctions_coalition", "transshipment_hub", "other")
 SPECS: tuple[Spec, ...] = (
     *(Spec(name, "route", meaning, "category", _DOC, True, source) for name, source, meaning in _CODES),
-    Spec("origin_group", "route", "Group of the origin country: 0 Kazakhstan, 1 EAEU partner, 2 sanctions coalition, 3 transshipment hub, 4 other", "category", _DOC, True),
+    Spec("origin_group", "route", "Group of the origin country: 0 home country (Kazakhstan by default), 1 EAEU partner, 2 sanctions coalition, 3 transshipment hub, 4 other", "category", _DOC, True),
     Spec("dispatch_group", "route", "Group of the dispatch country (same groups as origin_group)", "category", _DOC, True),
     Spec("destination_group", "route", "Group of the destination country (same groups as origin_group)", "category", _DOC, True),
     Spec("origin_differs_from_dispatch", "route", "The goods were made in one country and dispatched from another", "0/1", _DOC),
@@ -40,20 +40,23 @@ SPECS: tuple[Spec, ...] = (
 )  # fmt: skip
 
 
-def country_group_code(countries: np.ndarray) -> np.ndarray:
-    """Ordinal group of a country (see GROUPS); the first group that holds it wins.
+def country_group_code(countries: np.ndarray, home: str = HOME_COUNTRY) -> np.ndarray:
+    """Ordinal group of a country (see GROUPS; group 0 is the home country, Kazakhstan unless
+    the dataset says otherwise); the first group that holds it wins.
 
     >>> country_group_code(np.array(["KZ", "RU", "DE", "HK", "BR", "XX"], dtype=object)).tolist()
     [0.0, 1.0, 2.0, 3.0, 3.0, 4.0]
+    >>> country_group_code(np.array(["KG", "KZ"], dtype=object), home="KG").tolist()
+    [0.0, 1.0]
     """
-    return lookup(countries, _group_codes(), default=4.0)
+    return lookup(countries, _group_codes(home), default=4.0)
 
 
 @cache
-def _group_codes() -> dict[str, float]:
-    """Country -> group code, the first group that holds it winning (KZ is in the EAEU too)."""
+def _group_codes(home: str) -> dict[str, float]:
+    """Country -> group code, the first group that holds it winning (home is in the EAEU too)."""
     codes: dict[str, float] = {}
-    groups = (["KZ"], country_group("eaeu"), country_group("sanctions_coalition"),
+    groups = ([home], country_group("eaeu"), country_group("sanctions_coalition"),
               country_group("transshipment_hub"))  # fmt: skip
     for code, members in enumerate(groups):
         for country in sorted(members):
@@ -78,7 +81,7 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     out = stats.encode_all(SPECS, lines)
     for group, column in (("origin_group", "origin_country"), ("dispatch_group", "dispatch_country"),
                           ("destination_group", "destination_country")):  # fmt: skip
-        out[group] = country_group_code(lines[column])
+        out[group] = country_group_code(lines[column], stats.home_country)
     out["origin_differs_from_dispatch"] = (
         lines["origin_country"] != lines["dispatch_country"]
     ).astype(float)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from riskscore.features.catalogue import Spec
 from riskscore.features.columns import Columns, lookup
+from riskscore.reference import HOME_COUNTRY
 
 MIN_CELL = 20  # rows a cell needs before its median and MAD are trusted
 MAD_FLOOR = 0.05  # in log units: a cell of identical prices must not make every z infinite
@@ -101,11 +102,15 @@ def fit_robust_cells(
 
 @dataclass
 class FeatureStats:
-    """Everything `build_features` needs that was learned from the training window."""
+    """Everything `build_features` needs that was learned from the training window, and the
+    dataset settings the features depend on: the home country (whose firms keep stock and
+    whose border goods cross) and the extra columns (name -> "numeric" or "categorical")."""
 
     vocabularies: dict[str, list[str]]
     unit_value: RobustCells
     kg_per_unit: RobustCells
+    home_country: str = HOME_COUNTRY
+    extras: dict[str, str] = field(default_factory=dict)
     # Value -> code, built once per vocabulary on first use: the service encodes every request.
     _codes: dict[str, dict[str, float]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -134,14 +139,20 @@ class FeatureStats:
             "vocabularies": self.vocabularies,
             "unit_value": self.unit_value.to_dict(),
             "kg_per_unit": self.kg_per_unit.to_dict(),
+            "home_country": self.home_country,
+            "extras": self.extras,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureStats:
+        """The inverse of `to_dict`; bundles written before datasets had settings get the
+        defaults (Kazakhstan, no extras)."""
         return cls(
             vocabularies={k: list(v) for k, v in data["vocabularies"].items()},
             unit_value=RobustCells.from_dict(data["unit_value"]),
             kg_per_unit=RobustCells.from_dict(data["kg_per_unit"]),
+            home_country=str(data.get("home_country", HOME_COUNTRY)),
+            extras={str(k): str(v) for k, v in data.get("extras", {}).items()},
         )
 
 

@@ -10,17 +10,18 @@ from riskscore.report.formatting import count, percent
 from riskscore.report.glossary import RANKER_NOTES, RANKERS, ranker_name, typology_name
 
 _CHART_VIEWS: dict[str, str] = {
-    "truth": "every document, with what really happened, known only in simulation",
+    "truth": "every document, with what really happened: SIMULATED, customs cannot observe it",
     "labels": "only the documents customs inspected, with what the inspections found",
 }
+_SMALL = 200  # below this many selected documents a hit rate is shown with its interval
 _VIEWS: dict[str, tuple[str, str]] = {
     "truth": (
-        "What really happened (known only in simulation)",
+        "What really happened (SIMULATED: known only in simulation, not observable by customs)",
         "Every document of the test window, with the violations the simulation planted, "
         "whether anyone inspected them or not.",
     ),
     "labels": (
-        "What customs sees today",
+        "What customs can observe: the inspected documents",
         "Only the documents customs inspected, with the violations the inspections found. "
         "Those documents were picked mostly by the current rules, so violations nobody "
         "inspected are missing from this view.",
@@ -65,11 +66,14 @@ def headline(evaluation: dict[str, Any], red_share: float) -> dict[str, Any]:
 def _cell(row: dict[str, Any] | None, positives: int) -> dict[str, str] | None:
     if row is None:
         return None
+    ci = row.get("precision_ci95")
+    small = ci is not None and int(row["selected"]) < _SMALL
     return {
         "caught": count(row["caught"]),
         "positives": count(positives),
         "recall": percent(row["recall"]),
         "precision": percent(row["precision"]),
+        "interval": f"{percent(ci[0])} to {percent(ci[1])}" if small and ci else "",
     }
 
 
@@ -81,7 +85,8 @@ def _sentence(evaluation: dict[str, Any], red_share: float) -> str:
     where = "of documents" if top["truth"] else "of the documents customs inspected"
     text = (
         f"Inspecting the top {top['budget']} {where}, the model catches {model['caught']} "
-        f"of {top['positives']} violations ({model['recall']})"
+        f"of {top['positives']} violations ({model['recall']}"
+        + (", SIMULATED: counted on the simulation's truth)" if top["truth"] else ")")
     )
     if rules is not None:
         text += f", the current rules catch {rules['caught']} ({rules['recall']})"
@@ -114,6 +119,7 @@ def budget_section(evaluation: dict[str, Any], red_share: float) -> dict[str, An
     present = {r for k in views for r in rankers_of(evaluation[k]["budgets"])}
     return {
         "sentence": _sentence(evaluation, red_share),
+        "simulated": "truth" in evaluation,
         "chart": budget_chart(view["budgets"], rankers),
         "chart_view": _CHART_VIEWS[key],
         "tables": [_table(evaluation[k], k) for k in views],

@@ -6,10 +6,12 @@ step; the report only reads it. Nothing here computes a metric.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from riskscore.report.card import Section
 
 IMPORTANCE_COLUMNS: tuple[str, ...] = (
     "feature",
@@ -47,6 +49,7 @@ class ReportContext:
             descending; direction is one of `DIRECTIONS`.
         monthly_importance: Index of months "YYYY-MM", one column per top feature, values the
             mean absolute contribution of that feature that month.
+        card: The model card's sections (`report.card.model_card`), empty for none.
     """
 
     model_name: str
@@ -61,6 +64,7 @@ class ReportContext:
     evaluation: dict[str, Any]
     importance: pd.DataFrame
     monthly_importance: pd.DataFrame
+    card: list[Section] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         missing = [c for c in IMPORTANCE_COLUMNS if c not in self.importance.columns]

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 RANKERS: dict[str, str] = {
     "model": "Model",
+    "raw_lightgbm": "LightGBM on the raw columns",
     "legacy_rules": "Current rules",
     "random": "Random choice",
-    "oracle": "Best possible",
+    "oracle": "Generator's chain-start probability",
 }
 RANKER_NOTES: dict[str, str] = {
     "model": "this model's score",
+    "raw_lightgbm": "the same kind of model trained on what each document says by itself, "
+    "without the firms' history: what the history adds is the gap to the model",
     "legacy_rules": "the risk rules customs uses today",
     "random": "documents picked at random",
-    "oracle": "the best possible ranking, known only in this simulation",
+    "oracle": "the probability the simulation gave a chain when it started, known only in "
+    "simulation; a model that sees how the chain unfolds can beat it",
 }
 
 FAMILIES: dict[str, str] = {
@@ -21,6 +25,7 @@ FAMILIES: dict[str, str] = {
     "value": "Price and value",
     "party": "Firm history",
     "chain": "Resale chain",
+    "extra": "Your own columns",
 }
 
 # Names and one-line descriptions of the typologies of docs/world.md.

@@ -121,4 +121,5 @@ def build_page(context: ReportContext) -> dict[str, Any]:
             ),
             "calibration": calibration_section(context.evaluation["calibration"]),
             "model": _model(context),
+            "card": context.card,
         }

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from riskscore import registry
 from riskscore.registry import Client
+from riskscore.report.card import model_card
 from riskscore.report.context import ReportContext
 from riskscore.report.html import write_report
 
@@ -29,6 +30,7 @@ def context_from_registry(client: Client, name: str, alias: str) -> ReportContex
         evaluation=logged["evaluation"],
         importance=logged["importance"],
         monthly_importance=logged["monthly_importance"],
+        card=model_card(name, registered.version, meta, model.thresholds, logged["evaluation"]),
     )
 
 

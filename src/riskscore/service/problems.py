@@ -19,6 +19,7 @@ from riskscore.errors import (
     ConfigError,
     DatasetError,
     DocumentConflictError,
+    FieldsError,
     InvalidOutcomeError,
     ModelMismatchError,
     RegistryError,
@@ -35,6 +36,7 @@ STATUS: dict[type[RiskscoreError], tuple[int, str]] = {
     UnknownDocumentError: (422, "Unknown document line"),
     InvalidOutcomeError: (422, "Invalid outcome"),
     DocumentConflictError: (409, "Document id already used"),
+    FieldsError: (422, "Invalid request"),
     DatasetError: (422, "Invalid data"),
     StateError: (503, "Online state unavailable"),
     RegistryError: (503, "Model registry unavailable"),
@@ -82,6 +84,9 @@ async def _domain(request: Request, error: Exception) -> JSONResponse:
         errors = [{"path": f"outcomes.{i}.{field}", "reason": reason}
                   for i, field, reason in error.problems]  # fmt: skip
         return problem(status, title, "nothing of the batch was stored", errors)
+    if isinstance(error, FieldsError):
+        errors = [{"path": path, "reason": reason} for path, reason in error.fields]
+        return problem(status, title, f"{len(errors)} field(s) are invalid", errors)
     if status >= 500:
         log.error("request failed: %s", error)
     # The message is ours (it names fields and reasons, never the caller's values).

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from riskscore import __version__
-from riskscore.features import FEATURE_NAMES
 from riskscore.schema import Document
 from riskscore.service.deps import ScorerDep
 from riskscore.service.problems import problem
@@ -64,5 +63,5 @@ async def version(scorer: ScorerDep) -> VersionInfo:
         model_name=name,
         model_version=version,
         model_alias=alias,
-        features=len(FEATURE_NAMES),
+        features=len(scorer.runtime.model.feature_names),
     )

@@ -7,19 +7,19 @@ was trained on the features this code computes and builds every lookup it needs 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from riskscore.errors import ModelMismatchError
-from riskscore.features import FEATURE_NAMES, SPECS
+from riskscore.errors import FieldsError, ModelMismatchError
+from riskscore.features import feature_names, specs_of
+from riskscore.features.columns import Columns
 from riskscore.model import RiskModel
 from riskscore.reference import countries
-from riskscore.schema import Document
+from riskscore.schema import EXTRA_PREFIX, Document
 from riskscore.service.schemas import Reason, UnknownCode
 
-_MEANING = {s.name: s.meaning for s in SPECS}
-_UNIT = {s.name: s.unit for s in SPECS}
 _REASONS = 5
 # Header fields whose codes the model knows through a vocabulary.
 _VOCABULARY_OF = {
@@ -42,11 +42,17 @@ class ModelRuntime:
     """A model checked against this code's features, with its lookups built."""
 
     def __init__(self, model: RiskModel, name: str, alias: str) -> None:
-        if tuple(model.feature_names) != FEATURE_NAMES:
+        # The model's list must be this code's fixed features, then the extras it declares.
+        expected = feature_names(model.stats)
+        if tuple(model.feature_names) != expected:
             found = tuple(model.feature_names)
-            raise ModelMismatchError.of(f"model {name}", found, FEATURE_NAMES)
+            raise ModelMismatchError.of(f"model {name}", found, expected)
         model.stats.prepare()
         self.model = model
+        self.extras: dict[str, str] = dict(model.stats.extras)
+        specs = specs_of(model.stats)
+        self._meaning = {s.name: s.meaning for s in specs}
+        self._unit = {s.name: s.unit for s in specs}
         meta = model.metadata
         self.identity = Identity(
             str(meta.get("name", name)),
@@ -82,8 +88,49 @@ class ModelRuntime:
             "unknown" if shown is None else (shown if isinstance(shown, str) else f"{shown:,.4g}")
         )
         direction = "raises" if push > 0 else "lowers"
-        sentence = f"{_MEANING[name]}: {words} ({_UNIT[name]}); this {direction} the risk."
+        sentence = (
+            f"{self._meaning[name]}: {words} ({self._unit[name]}); this {direction} the risk."
+        )
         return Reason(feature=name, value=shown, contribution=push, sentence=sentence)
+
+    def extra_columns(self, document: Document, rows: Sequence[Mapping[str, Any]]) -> Columns:
+        """The extras of the document's lines (`document_rows`' merged `extra`) as columns
+        `extra.<name>` for every extra the model declares (NaN or None where a line lacks
+        it). An extra the model does not declare, or of the wrong kind, is a FieldsError."""
+        problems = self._check_extras("extra", document.extra)
+        for i, item in enumerate(document.items):
+            problems += self._check_extras(f"items[{i}].extra", item.extra)
+        if problems:
+            raise FieldsError(problems)
+        out: Columns = {}
+        for name, kind in self.extras.items():
+            values = [row["extra"].get(name) for row in rows]
+            if kind == "numeric":
+                out[EXTRA_PREFIX + name] = np.array(
+                    [np.nan if v is None else float(v) for v in values], dtype=float
+                )
+            else:
+                column = np.empty(len(values), dtype=object)
+                column[:] = [None if v is None else str(v) for v in values]
+                out[EXTRA_PREFIX + name] = column
+        return out
+
+    def _check_extras(self, path: str, extra: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problems = []
+        for key, value in extra.items():
+            kind = self.extras.get(key)
+            if kind is None:
+                declared = ", ".join(self.extras) or "none"
+                problems.append(
+                    (f"{path}.{key}", f"not an extra of this model (it declares: {declared})")
+                )
+            elif kind == "numeric" and isinstance(value, str):
+                problems.append((f"{path}.{key}", "must be a number (a numeric extra)"))
+            elif kind == "categorical" and isinstance(value, float):
+                problems.append(
+                    (f"{path}.{key}", "must be a text or a whole number (a categorical extra)")
+                )
+        return problems
 
     def unknown_codes(self, document: Document) -> list[UnknownCode]:
         """Well-formed codes the model never saw in training: scored as unseen, named here."""

@@ -20,7 +20,7 @@ import pandas as pd
 
 from riskscore.config import Settings
 from riskscore.errors import DocumentConflictError, InvalidOutcomeError
-from riskscore.features import FEATURE_NAMES, FeatureMatrix, feature_columns
+from riskscore.features import FeatureMatrix, feature_columns
 from riskscore.features.columns import Columns, columns_of_rows
 from riskscore.features.lines import prepare
 from riskscore.schema import Document, Firm, Outcome, content_hash, document_rows
@@ -51,7 +51,8 @@ class Scorer:
         clock = _Stages()
         digest = content_hash(document)
         rows = document_rows(document)
-        cols = columns_of_rows(rows)
+        extras = self.runtime.extra_columns(document, rows)
+        cols = columns_of_rows(rows) | extras
         new = cols | prepare(cols)
         with self.store.scoring(document.document_id, _parties(new)) as scoring:
             stored = scoring.answer()
@@ -83,6 +84,7 @@ class Scorer:
     ) -> tuple[str, str]:
         """The answer as JSON, and the feature vectors as stored (JSON)."""
         runtime = self.runtime
+        names = runtime.model.feature_names
         scores = runtime.score(features)
         clock.lap("lightgbm")
         top = float(scores.max())
@@ -101,7 +103,7 @@ class Scorer:
                 ItemScore(item_no=int(n), score=float(s), reasons=r)
                 for n, s, r in zip(new["item_no"], scores, reasons, strict=True)
             ],
-            rules_triggered=rules_triggered(new, dict(zip(FEATURE_NAMES, features.T, strict=True))),
+            rules_triggered=rules_triggered(new, dict(zip(names, features.T, strict=True))),
             unknown_codes=runtime.unknown_codes(document),
             model_name=runtime.identity.name,
             model_version=runtime.identity.version,

@@ -2,10 +2,11 @@
 
 `Store` (`store/base.py`) is the contract the service and the CLI call; `SqliteStore` is the
 embedded backend (one file, WAL mode), `PostgresStore` the one several service processes on
-several hosts share; `open_store` picks the backend from a URL. Stored
-values are encoded by `store/codec.py` alone; `load_history` warms a store from a dataset.
+several hosts share; `open_store` picks the backend from a URL. Stored values are encoded by
+`store/codec.py` alone; `load_history` warms a store from a dataset and `export_state` writes
+what it holds back out as one.
 
-May import: `riskscore.features`, `riskscore.schema`, `riskscore.errors`.
+May import: `riskscore.data`, `riskscore.features`, `riskscore.schema`, `riskscore.errors`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from riskscore.errors import ConfigError
 from riskscore.store.base import Answer, Answered, Lookup, Scoring, Store
+from riskscore.store.export import export_state
 from riskscore.store.load import load_history
 from riskscore.store.sqlite import SqliteStore
 
@@ -25,6 +27,7 @@ __all__ = [
     "Scoring",
     "SqliteStore",
     "Store",
+    "export_state",
     "load_history",
     "open_store",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import pandas as pd
@@ -20,6 +21,7 @@ import pandas as pd
 from riskscore.features.aggregates import Past
 from riskscore.features.columns import Columns
 from riskscore.features.firms import RegisterAnswers
+from riskscore.reference import HOME_COUNTRY
 
 TABLES = ("lines", "outcomes", "firms", "answers", "marks", "firsts", "lots", "takes")
 Progress = Callable[[int], None]  # told how many rows have been written so far
@@ -64,10 +66,10 @@ class Scoring(Protocol):
         ...
 
     def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
-        """Store the document's `schema.document_rows` with what the chain pass gave its
-        lines (`features.FeatureMatrix.stored`: STORED and MOVES, in `rows` order), the state
-        its events change (not for a document beyond the horizon, nor one already kept), and
-        its answer. Written when the transaction commits."""
+        """Store the document's `schema.document_rows` (with each line's `extra`) with what
+        the chain pass gave its lines (`features.FeatureMatrix.stored`: STORED and MOVES, in
+        `rows` order), the state its events change (not for a document beyond the horizon,
+        nor one already kept), and its answer. Written when the transaction commits."""
         ...
 
 
@@ -105,10 +107,12 @@ class Store(Protocol):
         outcomes: pd.DataFrame | None,
         firms: pd.DataFrame | None,
         progress: Progress | None = None,
+        home_country: str = HOME_COUNTRY,
     ) -> None:
-        """Fill an empty store with a history (DOCUMENT_COLUMNS, OUTCOME_COLUMNS,
-        FIRM_COLUMNS) in one transaction: the lines, and every key's state computed over all
-        of them at once by the batch engine."""
+        """Fill an empty store with a history (DOCUMENT_COLUMNS and any `extra.<name>`
+        columns, OUTCOME_COLUMNS, FIRM_COLUMNS) of a dataset of `home_country`, in one
+        transaction: the lines, and every key's state computed over all of them at once by
+        the batch engine."""
         ...
 
     def rebuild(self) -> None:
@@ -137,6 +141,21 @@ class Store(Protocol):
 
     def count(self, table: str) -> int:
         """Rows in one of TABLES."""
+        ...
+
+    def export_lines(self, since: datetime | None = None) -> pd.DataFrame:
+        """Stored document lines issued at or after `since` (every line when None), read-only:
+        DOCUMENT_COLUMNS (times as aware datetimes) and one `extra.<name>` column per extra
+        the lines carry, ordered by (issued_at, document_id, item_no)."""
+        ...
+
+    def export_outcomes(self, since: datetime | None = None) -> pd.DataFrame:
+        """Stored outcomes (OUTCOME_COLUMNS) of the documents `export_lines(since)` gives."""
+        ...
+
+    def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
+        """The stored answers of those documents: document_id, body (JSON) and features (the
+        vectors served, JSON, in the answering model's feature order)."""
         ...
 
     def ping(self) -> bool:

@@ -16,17 +16,23 @@ import pandas as pd
 
 from riskscore.features import STORED
 from riskscore.features.columns import Columns, micros_of
-from riskscore.schema import DOCUMENT_COLUMNS
+from riskscore.schema import DOCUMENT_COLUMNS, EXTRA_PREFIX, extra_columns
 
 TIMES = frozenset({"issued_at", "registered_at", "inspected_at", "recorded_at"})
 _WHOLE = frozenset({"item_no", "linked_item_no"})
 LINE_COLUMNS = (*DOCUMENT_COLUMNS, *STORED)  # a stored line: the document row and its lot
+# A line's extras as one JSON object (NULL for none), stored since layout version 2.
+EXTRA = "extra"
+STORED_LINE = (*LINE_COLUMNS, EXTRA)
 
 
 def frame_rows(frame: pd.DataFrame, columns: Iterable[str]) -> list[tuple[object, ...]]:
     """The rows of a frame as stored values, in `columns` order."""
     out: dict[str, np.ndarray] = {}
     for column in columns:
+        if column == EXTRA:
+            out[column] = extras_json(frame)
+            continue
         values = frame[column]
         if column in TIMES:
             micros = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
@@ -44,8 +50,43 @@ def frame_rows(frame: pd.DataFrame, columns: Iterable[str]) -> list[tuple[object
     return list(zip(*out.values(), strict=True))
 
 
+def extras_json(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's `extra.<name>` columns as one JSON object (None when it has none)."""
+    names = extra_columns(frame.columns)
+    if not names:
+        return np.full(len(frame), None, dtype=object)
+    values = frame[names].astype(object).where(frame[names].notna(), None)
+    out = np.empty(len(frame), dtype=object)
+    for i, row in enumerate(values.itertuples(index=False, name=None)):
+        kept = {n.removeprefix(EXTRA_PREFIX): _plain(v) for n, v in zip(names, row, strict=True)
+                if v is not None}  # fmt: skip
+        out[i] = json.dumps(kept) if kept else None
+    return out
+
+
+def extras_frame(encoded: Iterable[str | None]) -> pd.DataFrame:
+    """The inverse of `extras_json`: one `extra.<name>` column per name found (numbers stay
+    numbers, text stays text; missing is NaN or None)."""
+    rows = [json.loads(e) if isinstance(e, str) and e else {} for e in encoded]
+    names = sorted({name for row in rows for name in row})
+    columns = {EXTRA_PREFIX + n: [row.get(n) for row in rows] for n in names}
+    frame = pd.DataFrame(columns, index=range(len(rows)))
+    for name in frame.columns:
+        known = frame[name].dropna()
+        if len(known) and known.map(lambda v: isinstance(v, int | float)).all():
+            frame[name] = frame[name].astype("float64")
+        else:
+            frame[name] = frame[name].astype("str").where(frame[name].notna(), None)
+    return frame
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def line_row(row: Mapping[str, Any], stored: Columns, i: int) -> tuple[object, ...]:
-    """One `document_rows` row plus line i of the STORED columns, in LINE_COLUMNS order."""
+    """One `document_rows` row plus line i of the STORED columns and its extras, in
+    STORED_LINE order."""
     values: list[object] = []
     for name in DOCUMENT_COLUMNS:
         value = row[name]
@@ -59,6 +100,8 @@ def line_row(row: Mapping[str, Any], stored: Columns, i: int) -> tuple[object, .
     for name in STORED:
         lot = stored[name][i]
         values.append(None if lot is None or lot != lot else lot)
+    extra = row.get(EXTRA) or {}
+    values.append(json.dumps(extra) if extra else None)
     return tuple(values)
 
 

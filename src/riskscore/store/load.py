@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from riskscore.reference import HOME_COUNTRY
 from riskscore.store.base import Progress, Store
 
 
@@ -14,6 +15,7 @@ def load_history(
     firms: pd.DataFrame | None,
     until: pd.Timestamp | None = None,
     progress: Progress | None = None,
+    home_country: str = HOME_COUNTRY,
 ) -> dict[str, int]:
     """Fill an empty store with documents issued and outcomes recorded before `until`.
 
@@ -24,5 +26,5 @@ def load_history(
         documents = documents[documents["issued_at"] < until]
         if outcomes is not None:
             outcomes = outcomes[outcomes["recorded_at"] < until]
-    store.load(documents, outcomes, firms, progress)
+    store.load(documents, outcomes, firms, progress, home_country)
     return {"lines": len(documents), "outcomes": 0 if outcomes is None else len(outcomes)}

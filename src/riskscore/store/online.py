@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -16,15 +17,25 @@ import pandas as pd
 from riskscore.errors import DocumentConflictError, InvalidOutcomeError, UnknownDocumentError
 from riskscore.features import AGGREGATIONS, STORED, outcome_columns, prepare_inputs
 from riskscore.features.aggregates import First
-from riskscore.features.columns import Columns, columns_of, columns_of_rows
+from riskscore.features.columns import Columns, columns_of, columns_of_rows, micros_of
 from riskscore.features.inputs import Inputs
-from riskscore.schema import FIRM_COLUMNS, NULLABLE, OUTCOME_COLUMNS
+from riskscore.reference import HOME_COUNTRY
+from riskscore.schema import DOCUMENT_COLUMNS, FIRM_COLUMNS, NULLABLE, OUTCOME_COLUMNS
 from riskscore.store.base import Answer, Answered, Lookup, Progress
-from riskscore.store.codec import LINE_COLUMNS, TIMES, frame_rows, line_row
+from riskscore.store.codec import (
+    EXTRA,
+    LINE_COLUMNS,
+    STORED_LINE,
+    TIMES,
+    extras_frame,
+    frame_rows,
+    line_row,
+)
 from riskscore.store.sql import Sql
 from riskscore.store.state import DERIVED_TABLES, Read, State
 
 DEFAULT_HORIZON = 7 * 86_400  # seconds: how late a document may be and still correct the state
+_WRITTEN_LINE = (*STORED_LINE, "received_at")
 
 
 def _now_us() -> int:
@@ -34,8 +45,19 @@ def _now_us() -> int:
 class Online:
     """The online state's records and scoring, over one connection."""
 
-    def __init__(self, sql: Sql, horizon: int = DEFAULT_HORIZON) -> None:
-        self.sql, self.state, self.horizon = sql, State(sql), horizon
+    def __init__(self, sql: Sql, horizon: int = DEFAULT_HORIZON, home: str = HOME_COUNTRY):
+        self.sql, self.horizon = sql, horizon
+        self.state = State(sql, home)
+
+    def home(self) -> str:
+        """The home country of the dataset the state was loaded from (its firms keep stock),
+        as recorded; call only on a migrated store."""
+        row = self.sql.one("SELECT value FROM state_settings WHERE key = 'home_country'")
+        return HOME_COUNTRY if row is None else str(row[0])
+
+    def at_home(self, country: str) -> None:
+        """Work for a state of that home country from now on."""
+        self.state = State(self.sql, country, self.state.codes)
 
     def scoring(self, document_id: str) -> Scoring:
         return Scoring(self, document_id)
@@ -51,13 +73,17 @@ class Online:
         outcomes: pd.DataFrame | None,
         firms: pd.DataFrame | None,
         progress: Progress | None = None,
+        home_country: str = HOME_COUNTRY,
     ) -> None:
         """Fill the store with a history: its records, and the derived tables computed over
         all of it at once (`State.fill`)."""
         tell = progress or (lambda _: None)
+        self.sql.run("DELETE FROM state_settings WHERE key = 'home_country'")
+        self.sql.run("INSERT INTO state_settings VALUES ('home_country', ?)", (home_country,))
+        self.at_home(home_country)
         prepared = prepare_inputs(
             columns_of(documents), None, None if outcomes is None else outcome_columns(outcomes),
-            text_keys=True,
+            text_keys=True, home=home_country,
         )  # fmt: skip
         derived = self.state.fill(prepared.inputs)
         written = 0
@@ -68,8 +94,8 @@ class Online:
             lines[name] = prepared.inputs.lines[name]
         received = _now_us()
         for start in range(0, len(lines), 50_000):
-            rows = frame_rows(lines.iloc[start : start + 50_000], LINE_COLUMNS)
-            self.sql.append("lines", [(*row, received) for row in rows])
+            rows = frame_rows(lines.iloc[start : start + 50_000], STORED_LINE)
+            self.sql.append("lines", [(*row, received) for row in rows], _WRITTEN_LINE)
             tell(written + start + len(rows))
         if outcomes is not None:
             self._insert_outcomes(outcomes, received)
@@ -84,7 +110,7 @@ class Online:
         lines = self.frame("lines")
         outcomes = self.frame("outcomes")
         prepared = prepare_inputs(columns_of(lines), None, outcome_columns(outcomes),
-                                  text_keys=True)  # fmt: skip
+                                  text_keys=True, home=self.state.home)  # fmt: skip
         for _ in self.state.fill(prepared.inputs):
             pass
 
@@ -135,6 +161,38 @@ class Online:
         lines = {name: _objects([row[j] for row in found if row]) for j, name in enumerate(names)}
         lines["t"] = np.zeros(len(lines["document_id"]), dtype=np.int64)
         return Inputs(lines, outcomes=outcome_columns(outcomes), text_keys=True)
+
+    def export_lines(self, since: datetime | None = None) -> pd.DataFrame:
+        """Stored lines issued at or after `since` (all when None): DOCUMENT_COLUMNS and one
+        `extra.<name>` column per extra found, in (issued_at, document_id, item_no) order."""
+        columns = ", ".join(DOCUMENT_COLUMNS)
+        rows = self.sql.all(
+            f"SELECT {columns}, {EXTRA} FROM lines WHERE issued_at >= ? "
+            "ORDER BY issued_at, document_id, item_no",
+            (_micros(since),),
+        )
+        frame = _typed(pd.DataFrame(rows, columns=[*DOCUMENT_COLUMNS, EXTRA]))
+        extras = extras_frame(frame.pop(EXTRA))
+        return pd.concat([frame, extras.set_axis(frame.index)], axis=1)
+
+    def export_outcomes(self, since: datetime | None = None) -> pd.DataFrame:
+        """Stored outcomes of the documents `export_lines(since)` gives, as recorded."""
+        columns = ", ".join(OUTCOME_COLUMNS)
+        rows = self.sql.all(
+            f"SELECT {columns} FROM outcomes WHERE document_id IN "
+            "(SELECT document_id FROM lines WHERE issued_at >= ?) "
+            "ORDER BY recorded_at, document_id, item_no",
+            (_micros(since),),
+        )
+        return _typed(pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS)))
+
+    def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
+        """The answers given for documents issued at or after `since`, in the order they were
+        committed: document_id, body and features (JSON, as stored)."""
+        rows = self.sql.all("SELECT document_id, body, features FROM answers WHERE document_id "
+                            "IN (SELECT document_id FROM lines WHERE issued_at >= ?) "
+                            "ORDER BY served", (_micros(since),))  # fmt: skip
+        return pd.DataFrame(rows, columns=["document_id", "body", "features"])
 
     def parties_of(self, documents: set[str]) -> set[str]:
         """The consignors and consignees of stored documents (whose state their outcomes
@@ -189,7 +247,7 @@ class Scoring:
 
     def past(self, new: Columns) -> Lookup:
         state = self.online.state
-        inputs = prepare_inputs(new, text_keys=True).inputs
+        inputs = prepare_inputs(new, text_keys=True, home=state.home).inputs
         lines = inputs.lines
         second = int(lines["t"][0])
         parties = {*lines["consignor_id"], *lines["consignee_id"], *lines["subject_id"]}
@@ -214,23 +272,28 @@ class Scoring:
         sql, received = self.online.sql, _now_us()
         if not self._stored():
             values = [(*line_row(row, stored, i), received) for i, row in enumerate(rows)]
-            sql.append("lines", values)
+            sql.append("lines", values, _WRITTEN_LINE)
             if not self._beyond and self._read is not None:
-                self.online.state.write(_written(rows, stored), self._read)
+                written = _written(rows, stored, self.online.state.home)
+                self.online.state.write(written, self._read)
         row = sql.one(_NEXT_SERVED[sql.dialect])
         served = int(row[0]) if row and row[0] is not None else 1
         sql.run("INSERT INTO answers (document_id, body, features, content_hash, late, served) "
                 "VALUES (?, ?, ?, ?, ?, ?)", (*answer[:4], int(answer.late), served))  # fmt: skip
 
 
-def _written(rows: list[dict[str, Any]], stored: Columns) -> Inputs:
+def _written(rows: list[dict[str, Any]], stored: Columns, home: str) -> Inputs:
     """The document's lines as the state's writes read them: text keys, STORED and MOVES."""
     cols = columns_of_rows(rows) | stored
-    return prepare_inputs(cols, text_keys=True).inputs
+    return prepare_inputs(cols, text_keys=True, home=home).inputs
 
 
 def _from_outcomes() -> tuple[First, ...]:
     return tuple(a for a in AGGREGATIONS if isinstance(a, First) and a.from_outcomes)
+
+
+def _micros(since: datetime | None) -> int:
+    return 0 if since is None else micros_of(since)
 
 
 def _outcome(row: tuple[Any, ...]) -> tuple[Any, ...]:

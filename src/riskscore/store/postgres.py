@@ -30,6 +30,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from riskscore.errors import StateError
+from riskscore.reference import HOME_COUNTRY
 from riskscore.store.base import TABLES, Answered, Progress
 from riskscore.store.online import DEFAULT_HORIZON, Online
 from riskscore.store.sql import Sql
@@ -93,6 +94,10 @@ CREATE SEQUENCE answers_served;
 ALTER TABLE answers ADD COLUMN served BIGINT;
 CREATE INDEX answers_served_order ON answers (served)
 """,
+    4: """
+ALTER TABLE lines ADD COLUMN extra TEXT;
+CREATE TABLE state_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)
+""",
 }
 VERSION = max(MIGRATIONS)
 
@@ -109,11 +114,12 @@ class PostgresStore:
             raise StateError(
                 f"the PostgreSQL state does not answer: {type(error).__name__}"
             ) from None
-        self.horizon = horizon
+        self.horizon, self._home = horizon, HOME_COUNTRY
         self._codes: dict[str, int] = {}
         with self._transaction() as online:
             online.sql.run("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
             migrate(online)
+            self._home = online.home()
 
     def close(self) -> None:
         self._pool.close()
@@ -134,7 +140,7 @@ class PostgresStore:
         """One transaction on a pooled connection; PostgreSQL's errors become StateError."""
         try:
             with self._pool.connection() as connection, connection.transaction():
-                online = Online(Sql(connection, "postgres"), self.horizon)
+                online = Online(Sql(connection, "postgres"), self.horizon, self._home)
                 online.state.share(self._codes)
                 yield online
         except psycopg.Error as error:
@@ -152,9 +158,23 @@ class PostgresStore:
         outcomes: pd.DataFrame | None,
         firms: pd.DataFrame | None,
         progress: Progress | None = None,
+        home_country: str = HOME_COUNTRY,
     ) -> None:
         with self._transaction() as online:
-            online.load(documents, outcomes, firms, progress)
+            online.load(documents, outcomes, firms, progress, home_country)
+        self._home = home_country
+
+    def export_lines(self, since: datetime | None = None) -> pd.DataFrame:
+        with self._transaction() as online:
+            return online.export_lines(since)
+
+    def export_outcomes(self, since: datetime | None = None) -> pd.DataFrame:
+        with self._transaction() as online:
+            return online.export_outcomes(since)
+
+    def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
+        with self._transaction() as online:
+            return online.export_answers(since)
 
     def rebuild(self) -> None:
         with self._transaction() as online:

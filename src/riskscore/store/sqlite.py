@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from riskscore.errors import StateError
+from riskscore.reference import HOME_COUNTRY
 from riskscore.schema import FIRM_COLUMNS, OUTCOME_COLUMNS
 from riskscore.store.base import TABLES, Answered, Progress
 from riskscore.store.codec import LINE_COLUMNS
@@ -84,6 +85,12 @@ CREATE INDEX takes_seller ON takes (seller, t);
 ALTER TABLE answers ADD COLUMN served INTEGER;
 CREATE INDEX answers_served ON answers (served);
 """,
+    # A line's extra columns (the dataset's own, such as a tax rate) as one JSON object, and
+    # the settings of the dataset the state holds (its home country).
+    4: """
+ALTER TABLE lines ADD COLUMN extra TEXT;
+CREATE TABLE state_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+""",
 }
 VERSION = max(MIGRATIONS)
 REBUILT_AT = 2  # migrating a file with lines across this version refills the derived tables
@@ -101,6 +108,7 @@ class SqliteStore:
         try:
             self._db.execute("PRAGMA busy_timeout=10000")  # several workers share the file
             migrate(self._db, path, self._online)  # first: a refused file is left as it was
+            self._online.at_home(self._online.home())
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         except (sqlite3.Error, StateError) as error:
@@ -165,9 +173,10 @@ class SqliteStore:
         outcomes: pd.DataFrame | None,
         firms: pd.DataFrame | None,
         progress: Progress | None = None,
+        home_country: str = HOME_COUNTRY,
     ) -> None:
         with self._transaction():
-            self._online.load(documents, outcomes, firms, progress)
+            self._online.load(documents, outcomes, firms, progress, home_country)
 
     def rebuild(self) -> None:
         with self._transaction():
@@ -219,6 +228,15 @@ class SqliteStore:
 
     def frame(self, table: str) -> pd.DataFrame:
         return self._online.frame(table)
+
+    def export_lines(self, since: datetime | None = None) -> pd.DataFrame:
+        return self._online.export_lines(since)
+
+    def export_outcomes(self, since: datetime | None = None) -> pd.DataFrame:
+        return self._online.export_outcomes(since)
+
+    def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
+        return self._online.export_answers(since)
 
     def count(self, table: str) -> int:
         if table not in TABLES:

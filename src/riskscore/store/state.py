@@ -48,12 +48,16 @@ from riskscore.features.columns import MICROS_PER_SECOND, Columns
 from riskscore.features.firms import SHARED, Firm, StoredRegister
 from riskscore.features.inputs import Inputs
 from riskscore.features.stock import Lot, LotId
+from riskscore.reference import HOME_COUNTRY
 from riskscore.store.sql import Sql
-from riskscore.store.stock import Position, Stock, firms_of, lot_row, take_rows
+from riskscore.store.stock import COLUMNS as LOTS
+from riskscore.store.stock import TAKES, Position, Stock, firms_of, lot_row, take_rows
 
 # The derived tables, emptied and filled again by `rebuild`.
 DERIVED_TABLES = ("marks", "firsts", "lots", "takes")
 # Rows keep an aggregation as a small code (`aggregations` table), not its name.
+MARKS = ("agg", "key", "t", "n", "line", "vals", "sums", "gap")
+FIRSTS = ("agg", "item", "t", "counters")
 _SELLING, _BUYING = ("domestic", "export"), ("import", "domestic")
 
 
@@ -78,13 +82,13 @@ class Read:
 class State:
     """The online state over one connection (inside the caller's transaction)."""
 
-    def __init__(self, sql: Sql) -> None:
-        self.sql, self.stock = sql, Stock(sql)
-        self._codes: dict[str, int] = {}
+    def __init__(self, sql: Sql, home: str = HOME_COUNTRY, codes: dict[str, int] | None = None):
+        self.sql, self.home, self.stock = sql, home, Stock(sql, home)
+        self.codes: dict[str, int] = {} if codes is None else codes
 
     def share(self, codes: dict[str, int]) -> None:
         """Keep aggregation codes in `codes` (one dict per store, shared by its connections)."""
-        self._codes = codes
+        self.codes = codes
 
     def name_codes(self) -> None:
         """Give every declared aggregation its code now (the backend calls this when it opens
@@ -97,15 +101,15 @@ class State:
     def code(self, name: str) -> int:
         """The code rows keep for an aggregation name; given once, the same in every process
         (a new name gets the next code; codes never change)."""
-        if name not in self._codes:
+        if name not in self.codes:
             row = self.sql.one("SELECT code FROM aggregations WHERE name = ?", (name,))
             if row is None:
                 self.sql.run("INSERT INTO aggregations (name, code) SELECT ?, "
                              "COALESCE(MAX(code), 0) + 1 FROM aggregations", (name,))  # fmt: skip
                 row = self.sql.one("SELECT code FROM aggregations WHERE name = ?", (name,))
             assert row is not None
-            self._codes[name] = int(row[0])
-        return self._codes[name]
+            self.codes[name] = int(row[0])
+        return self.codes[name]
 
     # --- reads for one document ----------------------------------------------------------
 
@@ -133,7 +137,7 @@ class State:
         if late is None:
             lots = self.stock.for_document(new.lines, t)
         else:
-            lots = self.stock.rewound(firms_of(new.lines), late, own)
+            lots = self.stock.rewound(firms_of(new.lines, self.home), late, own)
         past = StoredPast(runnings, firsts, [copy(lot) for lot in lots])
         return Read(past, {lot.id: lot.remaining for lot in lots}, late, lots)
 
@@ -323,7 +327,7 @@ class State:
             )
         rows = [(code, key, m.t, m.n, e.line, _blob(e.values), _blob(m.sums), m.gap)
                 for e, m in zip(events, marks, strict=True)]  # fmt: skip
-        self.sql.append("marks", rows)
+        self.sql.append("marks", rows, MARKS)
         return list(zip(events, marks, strict=True))
 
     # --- bulk ----------------------------------------------------------------------------
@@ -332,22 +336,22 @@ class State:
         """Fill the derived tables for every line of `inputs` (text keys, outcomes included)
         with the batch engine over all of them at once; the lines get the STORED columns the
         pass gives them. Yields the rows written so far."""
-        traced = trace(inputs.lines)
+        traced = trace(inputs.lines, home=self.home)
         for name in STORED:  # the re-export events read each line's dwell
             inputs.lines[name] = traced.columns[name]
         written = 0
         for aggregation in AGGREGATIONS:
             for table, rows in _bulk_rows(aggregation, inputs, self.code):
-                self.sql.append(table, rows)
+                self.sql.append(table, rows, MARKS if table == "marks" else FIRSTS)
                 written += len(rows)
                 yield written
         made = [lot_row(lot) for lot in traced.made if lot is not None]
         for chunk in _chunks(made):
-            self.sql.append("lots", chunk)
+            self.sql.append("lots", chunk, LOTS)
             written += len(chunk)
             yield written
         for chunk in _chunks(take_rows(inputs.lines, traced.taken)):
-            self.sql.append("takes", chunk)
+            self.sql.append("takes", chunk, TAKES)
             written += len(chunk)
             yield written
 

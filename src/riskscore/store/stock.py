@@ -28,6 +28,7 @@ COLUMNS = ("document_id", "item_no", "holder", "hs_code", "hs4", "t", "chain_sta
            "firms", "origin", "hs6", "unit_value", "remaining", "source_document",
            "source_item")  # fmt: skip
 _LIST = ", ".join(COLUMNS)
+TAKES = ("document_id", "item_no", "seller", "t", "lot_document", "lot_item", "amount", "by_link")
 _SELLING, _BUYING = ("domestic", "export"), ("import", "domestic")
 Position = tuple[int, str]  # (second, document id): where a document stands in time
 
@@ -42,8 +43,8 @@ class Retraced(NamedTuple):
 class Stock:
     """The lots and takes tables, inside the caller's transaction."""
 
-    def __init__(self, sql: Sql) -> None:
-        self.sql = sql
+    def __init__(self, sql: Sql, home: str) -> None:
+        self.sql, self.home = sql, home
 
     def for_document(self, lines: Columns, t: int) -> list[Lot]:
         """The lots a document's sales may take, bought before its second, in first-in-
@@ -51,7 +52,7 @@ class Stock:
         takes from one lot), and the lots its sales name by link."""
         wanted: defaultdict[tuple[str, str, str], int] = defaultdict(lambda: 1)
         found: dict[LotId, Lot] = {}
-        for i in _selling(lines):
+        for i in _selling(lines, self.home):
             seller = str(lines["consignor_id"][i])
             wanted[(seller, "hs_code", str(lines["hs_code"][i]))] += 1
             wanted[(seller, "hs4", str(lines["hs4"][i]))] += 1
@@ -114,20 +115,20 @@ class Stock:
 
     def _insert(self, lines: Columns) -> None:
         made = [lot_row(lot) for lot in lines["lot_made"] if lot is not None]
-        self.sql.append("lots", made)
-        self.sql.append("takes", take_rows(lines, list(lines["lot_taken"])))
+        self.sql.append("lots", made, COLUMNS)
+        self.sql.append("takes", take_rows(lines, list(lines["lot_taken"])), TAKES)
 
     def retrace(self, lines: Columns, stock: list[Lot], position: Position) -> Retraced:
         """Trace again, from the `stock` rewound to `position`, the late document's `lines`
         (prepared, with the moves its own pass made) and every later line of the firms whose
         stock it changes; write what changed. Firms outside these keep their own matches: a
         purchase from one of them keeps the source its seller's take named."""
-        firms = firms_of(lines)
+        firms = firms_of(lines, self.home)
         later = self._later(firms, position)
         count = len(lines["t"])
         both = {name: np.concatenate([lines[name], later[name]]) for name in later}
         sources = self._sources(both, firms, count)
-        traced = trace(both, stock=stock, sellers=firms, sources=sources)
+        traced = trace(both, stock=stock, sellers=firms, sources=sources, home=self.home)
         self._forget(later, firms)
         for lot in stock:
             self.sql.run("UPDATE lots SET remaining = ? WHERE document_id = ? AND item_no = ?",
@@ -210,7 +211,7 @@ class Stock:
         queue: list[tuple[LotId, tuple[int, int, str, str], LotId | None]] = []
         for i, take in enumerate(taken):
             buyer, country = lines["consignee_id"][i], lines["consignee_country"][i]
-            if buyer in firms or country != "KZ" or lines["flow"][i] not in _BUYING:
+            if buyer in firms or country != self.home or lines["flow"][i] not in _BUYING:
                 continue
             line = (str(lines["document_id"][i]), int(lines["item_no"][i]))
             lot = None if take is None else self.lot(take.lot)
@@ -249,17 +250,17 @@ _LINE_READ = ("document_id", "doc_type", "flow", "procedure_code", "issued_at", 
               *STORED)  # fmt: skip
 
 
-def _selling(lines: Columns) -> list[int]:
+def _selling(lines: Columns, home: str) -> list[int]:
     sides = zip(lines["flow"].tolist(), lines["consignor_country"].tolist(), strict=True)
-    return [i for i, (flow, country) in enumerate(sides) if flow in _SELLING and country == "KZ"]
+    return [i for i, (flow, country) in enumerate(sides) if flow in _SELLING and country == home]
 
 
-def firms_of(lines: Columns) -> set[str]:
-    """The Kazakh firms whose stock a document's lines change: its sellers and buyers."""
-    firms = {str(lines["consignor_id"][i]) for i in _selling(lines)}
+def firms_of(lines: Columns, home: str) -> set[str]:
+    """The home firms whose stock a document's lines change: its sellers and buyers."""
+    firms = {str(lines["consignor_id"][i]) for i in _selling(lines, home)}
     sides = zip(lines["flow"].tolist(), lines["consignee_country"].tolist(), strict=True)
     firms |= {str(lines["consignee_id"][i]) for i, (flow, country) in enumerate(sides)
-              if flow in _BUYING and country == "KZ"}  # fmt: skip
+              if flow in _BUYING and country == home}  # fmt: skip
     return firms
 
 

@@ -7,7 +7,7 @@ import tomllib
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -20,12 +20,14 @@ class _Frozen(BaseModel):
 
 
 class Split(_Frozen):
-    """Train, validation and test windows by issue date (inclusive)."""
+    """Train, validation and test windows by issue date (inclusive); `source` says where they
+    came from: this file, flags, or cut from the data (`--split auto`)."""
 
     train_start: date
     train_end: date
     validation_end: date
     test_end: date
+    source: Literal["config", "flags", "auto"] = "config"
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -68,6 +70,14 @@ class Channels(_Frozen):
     yellow_share: float = Field(0.08, gt=0, lt=1)
 
 
+class Guard(_Frozen):
+    """When a trained model is registered with a warning (and cannot be promoted without
+    `--force`): it saw fewer positive labels than this in training, or it does not beat
+    random selection at the red budget on validation."""
+
+    min_train_positives: int = Field(50, ge=1)
+
+
 class ModelName(_Frozen):
     name: str = Field(DEFAULT_MODEL_NAME, pattern=r"^[a-z0-9][a-z0-9\-]*$")
 
@@ -78,6 +88,7 @@ class TrainConfig(_Frozen):
     split: Split
     lightgbm: LightGBMParams = LightGBMParams()
     channels: Channels = Channels()
+    guard: Guard = Guard()
     model: ModelName = ModelName()
 
     def to_toml(self) -> str:

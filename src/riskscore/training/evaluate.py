@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 BUDGETS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
-RANKERS: tuple[str, ...] = ("model", "legacy_rules", "random", "oracle")
+# raw_lightgbm: the same LightGBM on the raw columns only (no history features, same split).
+RANKERS: tuple[str, ...] = ("model", "raw_lightgbm", "legacy_rules", "random", "oracle")
 
 
 def documents_of(lines: pd.DataFrame) -> pd.DataFrame:
@@ -29,6 +31,8 @@ def documents_of(lines: pd.DataFrame) -> pd.DataFrame:
     rankers = [r for r in RANKERS if r in lines]
     agg: dict[str, tuple[str, str]] = {r: (r, "max") for r in rankers}
     agg |= {"issued_at": ("issued_at", "first"), "inspected": ("inspected", "any")}
+    if "doc_type" in lines:
+        agg["doc_type"] = ("doc_type", "first")
     agg["violation_found"] = ("violation_found", "any")
     if "is_evasion" in lines:
         agg["is_evasion"] = ("is_evasion", "any")
@@ -66,10 +70,25 @@ def budget_rows(docs: pd.DataFrame, label: str, budgets: tuple[float, ...]) -> l
                     "selected": int(chosen.sum()),
                     "caught": caught,
                     "precision": caught / max(int(chosen.sum()), 1),
+                    "precision_ci95": wilson(caught, int(chosen.sum())),
                     "recall": caught / max(int(y.sum()), 1),
+                    "recall_ci95": wilson(caught, int(y.sum())),
                 }
             )
     return rows
+
+
+def wilson(successes: int, trials: int) -> list[float] | None:
+    """95 % Wilson score interval of a proportion (None without trials): honest where counts
+    are small, unlike the normal approximation.
+
+    >>> [round(x, 3) for x in wilson(8, 10)]
+    [0.49, 0.943]
+    """
+    if trials <= 0:
+        return None
+    interval = binomtest(successes, trials).proportion_ci(0.95, method="wilson")
+    return [float(interval.low), float(interval.high)]
 
 
 def _curves(docs: pd.DataFrame, label: str) -> dict[str, dict[str, float]]:
@@ -159,4 +178,19 @@ def evaluate(
     if "is_evasion" in lines:
         result["truth"] = _label_view(docs, "is_evasion", budgets)
         result["truth"]["typology_recall"] = typology_recall(lines, docs, budgets)
+    if "doc_type" in docs:
+        result["by_doc_type"] = by_doc_type(docs, budgets)
     return result
+
+
+def by_doc_type(docs: pd.DataFrame, budgets: tuple[float, ...]) -> dict[str, dict[str, Any]]:
+    """The label (and truth) views of each document type on its own: a budget spent on DTs
+    alone, on SNTs alone, ..."""
+    out: dict[str, dict[str, Any]] = {}
+    for doc_type, group in docs.groupby("doc_type"):
+        inspected = group[group["inspected"]]
+        views: dict[str, Any] = {"labels": _label_view(inspected, "violation_found", budgets)}
+        if "is_evasion" in group:
+            views["truth"] = _label_view(group, "is_evasion", budgets)
+        out[str(doc_type)] = views
+    return out

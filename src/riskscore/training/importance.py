@@ -6,12 +6,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from riskscore.features import SPECS
+from riskscore.features import specs_of
+from riskscore.features.catalogue import Spec
 from riskscore.model import RiskModel
 
 
 def importance(
-    model: RiskModel, features: pd.DataFrame, contributions: np.ndarray | None = None
+    model: RiskModel,
+    features: pd.DataFrame,
+    contributions: np.ndarray | None = None,
+    specs: dict[str, Spec] | None = None,
 ) -> pd.DataFrame:
     """One row per feature: gain share, mean |contribution| and direction, most important first.
 
@@ -20,7 +24,7 @@ def importance(
     """
     contrib = (model.contributions(features) if contributions is None else contributions)[:, :-1]
     gain = model.booster.feature_importance("gain")
-    specs = {s.name: s for s in SPECS}
+    specs = specs or {s.name: s for s in specs_of(model.stats)}
     rows = []
     for j, name in enumerate(model.feature_names):
         rows.append(

@@ -3,7 +3,9 @@
 Both models score the challenger's test window with their own feature statistics; the
 comparison is precision at the red-channel budget on the inspected labels (what a customs
 service can check). With ground truth present the same figure on the truth is recorded too.
-The decision and its figures are written as tags on the challenger's model version.
+The decision and its figures are written as tags on the challenger's model version. A
+challenger registered with a warning (`registry.WARNING_TAG`: too few positives, or no better
+than random on validation) is refused unless forced.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def promote(
     champion = registry.resolve(client, name, "champion")
     if champion is not None and champion.version == challenger.version:
         return Decision(False, "the challenger is already champion", challenger, champion, {})
+    warning = registry.version_tags(client, challenger).get(registry.WARNING_TAG)
+    if warning and not force:
+        return _refused(client, challenger, champion, warning)
     new = registry.load_model(challenger)
     world = load_world(data_dir or Path(new.metadata["data_dir"]))
     window = (str(new.metadata["windows"]["test"][0]), str(new.metadata["windows"]["test"][1]))
@@ -74,7 +79,10 @@ def promote(
         f"challenger_{k}": v for k, v in red_precision(new, world, window, share).items()
     }
     if champion is None:
-        promoted, reason = True, "no champion yet"
+        promoted, reason = (
+            True,
+            "no champion yet" + (" (forced past its warning)" if warning else ""),
+        )
     else:
         old = registry.load_model(champion)
         if _overlaps(old, window):
@@ -101,6 +109,17 @@ def promote(
     if promoted:
         registry.set_alias(client, challenger, "champion")
     return Decision(promoted, reason, challenger, champion, figures)
+
+
+def _refused(
+    client: Client, challenger: Registered, champion: Registered | None, warning: str
+) -> Decision:
+    """A challenger registered with a warning is not promoted unless forced; the decision is
+    recorded on its version."""
+    reason = f"registered with a warning ({warning}); promote with --force to override"
+    registry.tag_version(client, challenger, {"promotion_decision": "rejected",
+                                              "promotion_reason": reason})  # fmt: skip
+    return Decision(False, reason, challenger, champion, {})
 
 
 def _overlaps(model: RiskModel, window: tuple[str, ...]) -> bool:

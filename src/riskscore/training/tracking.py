@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema, TensorSpec
 
 from riskscore import registry
-from riskscore.features import SPECS
+from riskscore.features import specs_of
 from riskscore.features.catalogue import render_markdown
 from riskscore.model import RiskModel
-from riskscore.registry import Registered
+from riskscore.registry import CARD, WARNING_TAG, Registered
+from riskscore.report.card import card_markdown, model_card
 from riskscore.training.config import TrainConfig
 from riskscore.training.pipeline import TrainingResult
+from riskscore.training.tune import TrialHook, Tuned
 
 
 class RiskPyfunc(PythonModel):
@@ -87,14 +90,38 @@ def _signature(model: RiskModel) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=Schema([TensorSpec(np.dtype("float64"), (-1,))]))
 
 
+def run_name(config: TrainConfig, kind: str = "train") -> str:
+    """A run name that says what the run was: `train 2021-01..2024-12 seed 7`."""
+    split = config.split
+    return (f"{kind} {split.train_start:%Y-%m}..{split.test_end:%Y-%m} "
+            f"seed {config.lightgbm.seed}")  # fmt: skip
+
+
+def start_run(
+    client: MlflowClient, name: str, started_at: int | None = None, nested: bool = False
+) -> mlflow.ActiveRun:
+    """An active run of our experiment, begun at `started_at` (epoch ms; now when None), so
+    that the UI shows how long the work took, not how long logging took."""
+    experiment = client.get_experiment_by_name(registry.EXPERIMENT)
+    assert experiment is not None
+    tags = {}
+    if nested:
+        parent = mlflow.active_run()
+        assert parent is not None
+        tags["mlflow.parentRunId"] = parent.info.run_id
+    run = client.create_run(experiment.experiment_id, start_time=started_at, tags=tags,
+                            run_name=name)  # fmt: skip
+    return mlflow.start_run(run_id=run.info.run_id, nested=nested)
+
+
 def log_training(
     client: MlflowClient, result: TrainingResult, config: TrainConfig, config_text: str
 ) -> Registered:
-    """Log one run with everything about it, register the model and alias it `challenger`."""
-    experiment = client.get_experiment_by_name(registry.EXPERIMENT)
-    assert experiment is not None
+    """Log one run with everything about it, register the model and alias it `challenger`
+    (tagged `quality_warning` when the run found a reason not to promote it), and log its
+    model card."""
     with (
-        mlflow.start_run(experiment_id=experiment.experiment_id),
+        start_run(client, run_name(config), result.started_at or None),
         tempfile.TemporaryDirectory() as tmp,
     ):
         mlflow.log_params(_flatten("", config.model_dump(mode="json")))
@@ -114,7 +141,7 @@ def log_training(
         mlflow.log_dict(result.model.metadata, "metadata.json")
         mlflow.log_text(result.importance.to_csv(index=False), "importance.csv")
         mlflow.log_text(result.monthly_importance.to_csv(), "monthly_importance.csv")
-        mlflow.log_text(render_markdown(SPECS), "feature_catalogue.md")
+        mlflow.log_text(render_markdown(specs_of(result.model.stats)), "feature_catalogue.md")
         bundle = result.model.save(Path(tmp) / "bundle")
         with warnings.catch_warnings():
             # The signature is given explicitly; an input example would only make MLflow load
@@ -127,4 +154,39 @@ def log_training(
                 signature=_signature(result.model),
                 pip_requirements=["lightgbm", "pandas", "numpy", "mlflow"],
             )
-        return registry.register(client, info.model_uri, config.model.name, "challenger")
+        registered = registry.register(client, info.model_uri, config.model.name, "challenger")
+        if result.warnings:
+            registry.tag_version(client, registered, {WARNING_TAG: "; ".join(result.warnings)})
+        card = model_card(registered.name, registered.version, result.model.metadata,
+                          result.model.thresholds, result.evaluation)  # fmt: skip
+        mlflow.log_text(card_markdown(card), CARD)
+        return registered
+
+
+def log_tuning(
+    client: MlflowClient,
+    config: TrainConfig,
+    search: Callable[[TrialHook], Tuned],
+    progress: Callable[[int, float, float], None] | None = None,
+) -> tuple[Tuned, str]:
+    """Run `search` inside one parent run, each trial a nested run with its parameters and
+    validation score; the parent records the best config (as `best_config.toml`). Returns
+    the search's outcome and the parent's run id."""
+    best = [float("-inf")]
+    with start_run(client, run_name(config, "tune")) as parent:
+
+        def on_trial(number: int, params: dict[str, Any], score: float) -> None:
+            name = f"trial {number}" + (" (default config)" if number == 0 else "")
+            with start_run(client, name, nested=True):
+                mlflow.log_params(params)
+                mlflow.log_metric("validation_average_precision", score)
+            best[0] = max(best[0], score)
+            if progress is not None:
+                progress(number, score, best[0])
+
+        tuned = search(on_trial)
+        mlflow.log_metrics({"best_validation_average_precision": tuned.best_score,
+                            "default_validation_average_precision": tuned.default_score,
+                            "trials": tuned.trials})  # fmt: skip
+        mlflow.log_text(tuned.config.to_toml(), "best_config.toml")
+        return tuned, parent.info.run_id
