@@ -4,6 +4,7 @@ true refused, and a register kept current while serving."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,8 +12,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from riskscore.config import Settings
 from riskscore.data import World
+from riskscore.errors import ConfigError
 from riskscore.features import FEATURE_NAMES
+from riskscore.model import RiskModel
+from riskscore.service.runtime import ModelRuntime
+from riskscore.service.scoring import Scorer
 from riskscore.store import Store
 
 from .conftest import CUT, as_request
@@ -116,3 +122,11 @@ def _vector(client: TestClient, store: Store, body: dict[str, Any]) -> pd.Series
     return pd.Series(
         store.features_of(body["document_id"])[0], index=list(FEATURE_NAMES), dtype=float
     )
+
+
+def test_a_model_of_another_home_country_is_refused_by_the_state(
+    model: RiskModel, store: Store
+) -> None:
+    kyrgyz = replace(model, stats=replace(model.stats, home_country="KG"))
+    with pytest.raises(ConfigError, match="home country KG"):
+        Scorer(ModelRuntime(kyrgyz, "m", "champion"), store, Settings())

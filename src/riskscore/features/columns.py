@@ -12,7 +12,7 @@ as fast as pandas' own loops over Python strings.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,8 @@ def micros_of(moment: datetime) -> int:
     >>> micros_of(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC))
     1000005
     """
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    since = moment - _EPOCH  # whole units, exactly (a division of timedeltas is slower)
+    return (since.days * SECONDS_PER_DAY + since.seconds) * MICROS_PER_SECOND + since.microseconds
 
 
 def columns_of(documents: pd.DataFrame) -> Columns:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from riskscore.config import Settings
-from riskscore.errors import DocumentConflictError, InvalidOutcomeError
+from riskscore.errors import ConfigError, DocumentConflictError, InvalidOutcomeError
 from riskscore.features import FeatureMatrix, feature_columns
 from riskscore.features.columns import Columns, columns_of_rows
 from riskscore.features.lines import prepare
@@ -43,6 +43,10 @@ class Scorer:
     """Scores documents against the online state with one model runtime."""
 
     def __init__(self, runtime: ModelRuntime, store: Store, settings: Settings) -> None:
+        model, state = runtime.model.stats.home_country, store.home_country()
+        if model != state:
+            raise ConfigError(f"the model was trained on a dataset of home country {model}, "
+                              f"the online state holds one of {state}")  # fmt: skip
         self.runtime, self.store, self.settings = runtime, store, settings
 
     def score(self, document: Document) -> Scored:

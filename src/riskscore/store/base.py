@@ -139,6 +139,11 @@ class Store(Protocol):
         the order they were committed (`served`)."""
         ...
 
+    def home_country(self) -> str:
+        """The home country of the dataset the state holds (Kazakhstan unless loaded with
+        another): whose firms keep stock."""
+        ...
+
     def count(self, table: str) -> int:
         """Rows in one of TABLES."""
         ...

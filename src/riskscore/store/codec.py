@@ -103,11 +103,3 @@ def line_row(row: Mapping[str, Any], stored: Columns, i: int) -> tuple[object, .
     extra = row.get(EXTRA) or {}
     values.append(json.dumps(extra) if extra else None)
     return tuple(values)
-
-
-def times_of(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame read back from storage with its time columns as aware datetimes (in place)."""
-    for column in frame.columns:
-        if column in TIMES:
-            frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="us", utc=True)
-    return frame

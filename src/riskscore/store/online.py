@@ -60,6 +60,7 @@ class Online:
         self.state = State(self.sql, country, self.state.codes)
 
     def scoring(self, document_id: str) -> Scoring:
+        self.state.begin()
         return Scoring(self, document_id)
 
     def answer(self, document_id: str) -> Answered | None:
@@ -105,6 +106,7 @@ class Online:
     def rebuild(self) -> None:
         """Empty the derived tables and fill them again from the stored lines and outcomes
         (when the layout gains a derived table, or to fold in documents left to the batch)."""
+        self.state.begin()
         for table in DERIVED_TABLES:
             self.sql.run(f"DELETE FROM {table}")
         lines = self.frame("lines")
@@ -141,6 +143,7 @@ class Online:
             raise DocumentConflictError(f"{len(conflicts)} outcome(s) say something else of an "
                                         "inspection already recorded")  # fmt: skip
         self._insert_outcomes(outcomes, _now_us())
+        self.state.begin()
         self.state.record(self._outcome_inputs(outcomes), _from_outcomes())
 
     def _insert_outcomes(self, outcomes: pd.DataFrame, received: int) -> None:

@@ -207,6 +207,9 @@ class PostgresStore:
         with self._transaction() as online:
             return online.frame(table)
 
+    def home_country(self) -> str:
+        return self._home
+
     def count(self, table: str) -> int:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")

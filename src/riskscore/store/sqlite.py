@@ -238,6 +238,9 @@ class SqliteStore:
     def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
         return self._online.export_answers(since)
 
+    def home_country(self) -> str:
+        return self._online.state.home
+
     def count(self, table: str) -> int:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")

@@ -85,6 +85,9 @@ class State:
     def __init__(self, sql: Sql, home: str = HOME_COUNTRY, codes: dict[str, int] | None = None):
         self.sql, self.home, self.stock = sql, home, Stock(sql, home)
         self.codes: dict[str, int] = {} if codes is None else codes
+        # What one document's transaction looked up (its read phase), for its write phase.
+        self._latest: dict[tuple[str, object, int], Mark | None] = {}
+        self._firsts: dict[tuple[str, object], int | None] = {}
 
     def share(self, codes: dict[str, int]) -> None:
         """Keep aggregation codes in `codes` (one dict per store, shared by its connections)."""
@@ -120,6 +123,7 @@ class State:
         with `own`, a document already kept gets the stock as it stood before its own takes."""
         t = int(new.lines["t"][0])
         runnings, firsts = {}, {}
+        self.begin()
         for aggregation in AGGREGATIONS:
             if isinstance(aggregation, Running) and aggregation.by:
                 asked = {(k, m) for spec in aggregation.by for k in _distinct(new.key(spec))
@@ -142,18 +146,27 @@ class State:
         return Read(past, {lot.id: lot.remaining for lot in lots}, late, lots)
 
     def latest(self, name: str, key: object, moment: int) -> Mark | None:
-        """The key's mark after its latest event strictly before `moment`."""
-        row = self.sql.one(
-            "SELECT t, n, sums, gap FROM marks WHERE agg = ? AND key = ? AND t < ? "
-            "ORDER BY t DESC, n DESC LIMIT 1",
-            (self.code(name), key, moment),
-        )
-        return None if row is None else Mark(int(row[0]), int(row[1]), _floats(row[2]), int(row[3]))
+        """The key's mark after its latest event strictly before `moment` (as this
+        transaction last read or wrote it)."""
+        asked = (name, key, moment)
+        if asked not in self._latest:
+            row = self.sql.one(
+                "SELECT t, n, sums, gap FROM marks WHERE agg = ? AND key = ? AND t < ? "
+                "ORDER BY t DESC, n DESC LIMIT 1",
+                (self.code(name), key, moment),
+            )
+            found = None if row is None else Mark(int(row[0]), int(row[1]), _floats(row[2]),
+                                                  int(row[3]))  # fmt: skip
+            self._latest[asked] = found
+        return self._latest[asked]
 
     def first_time(self, aggregation: First, item: object) -> int | None:
-        row = self.sql.one("SELECT t FROM firsts WHERE agg = ? AND item = ?",
-                           (self.code(aggregation.name), item))  # fmt: skip
-        return None if row is None else int(row[0])
+        asked = (aggregation.name, item)
+        if asked not in self._firsts:
+            row = self.sql.one("SELECT t FROM firsts WHERE agg = ? AND item = ?",
+                               (self.code(aggregation.name), item))  # fmt: skip
+            self._firsts[asked] = None if row is None else int(row[0])
+        return self._firsts[asked]
 
     def lateness(self, parties: Iterable[str], second: int, document_id: str) -> int | None:
         """None when the document comes after every stored document of its parties (in the
@@ -236,7 +249,10 @@ class State:
             self.merge(REEXPORTS.name, key, grouped.get(key, []), dropped.get(key, []))
 
     def _events(self, inputs: Inputs) -> None:
-        """Merge the events `inputs` make into every aggregation's marks and first times."""
+        """Merge the events `inputs` make into every aggregation's marks and first times:
+        all events of one key in one merge, the values that follow other marks (`Steps`) and
+        the counting events of first times after the marks they follow."""
+        later: defaultdict[tuple[str, object], list[Event]] = defaultdict(list)
         for aggregation in AGGREGATIONS:
             if isinstance(aggregation, Running) and aggregation.steps is None:
                 events = aggregation.measure(inputs)
@@ -247,13 +263,22 @@ class State:
                                              values.tolist(), ids, strict=True):  # fmt: skip
                     grouped[key].append(Event(int(t), tuple(row), line))
                 for key, found in grouped.items():
-                    self._stepped(aggregation, key, self.merge(aggregation.name, key, found))
+                    merged = self.merge(aggregation.name, key, found)
+                    self._stepped(aggregation, key, merged, later)
             elif isinstance(aggregation, First) and not aggregation.from_outcomes:
-                self._firsts(aggregation, inputs)
+                self._firsts_of(aggregation, inputs, later)
+        for (name, key), found in later.items():
+            self.merge(name, key, found)
 
-    def _stepped(self, source: Running, key: object, merged: list[tuple[Event, Mark]]) -> None:
+    def _stepped(
+        self,
+        source: Running,
+        key: object,
+        merged: list[tuple[Event, Mark]],
+        later: defaultdict[tuple[str, object], list[Event]],
+    ) -> None:
         """The events of the aggregations whose values follow `source`'s marks (`Steps`),
-        for every source event whose mark was computed again."""
+        for every source event whose mark was computed again (merged `later`)."""
         for aggregation in AGGREGATIONS:
             steps = aggregation.steps if isinstance(aggregation, Running) else None
             if steps is None or steps.source is not source or not merged:
@@ -262,33 +287,45 @@ class State:
             values = np.array([e.values for e, _ in merged], dtype=float)
             stepped = steps.step(sums[:, 0], values[:, 0])
             target = str(key).split(KEY_SEPARATOR)[steps.key_part]
-            found = [Event(e.t, (float(v),), e.line) for (e, _), v in zip(merged, stepped,
-                                                                          strict=True)]  # fmt: skip
-            self.merge(aggregation.name, target, found)
+            later[(aggregation.name, target)] += [
+                Event(e.t, (float(v),), e.line) for (e, _), v in zip(merged, stepped, strict=True)
+            ]
 
     def record(self, inputs: Inputs, aggregations: tuple[First, ...]) -> None:
         """Merge the occurrences `inputs` make (outcomes, with their documents' first lines)
         into the first times of `aggregations`."""
+        later: defaultdict[tuple[str, object], list[Event]] = defaultdict(list)
         for aggregation in aggregations:
-            self._firsts(aggregation, inputs)
+            self._firsts_of(aggregation, inputs, later)
+        for (name, key), found in later.items():
+            self.merge(name, key, found)
 
-    def _firsts(self, aggregation: First, inputs: Inputs) -> None:
+    def _firsts_of(
+        self,
+        aggregation: First,
+        inputs: Inputs,
+        later: defaultdict[tuple[str, object], list[Event]],
+    ) -> None:
+        """Items seen for the first time (or earlier than they were): their first time, and
+        their counting events (merged `later`)."""
         found = aggregation.occurrences(inputs)
         if not len(found.t):
             return
+        code = self.code(aggregation.name)
         for row in first_rows(found.item, found.t).tolist():
             item, t = found.item[row], int(found.t[row])
             known = self.first_time(aggregation, item)
             if known is not None and known <= t:
                 continue
             counters = [str(side[row]) for side in found.counters]
-            code = self.code(aggregation.name)
-            self.sql.run("DELETE FROM firsts WHERE agg = ? AND item = ?", (code, item))
+            if known is not None:
+                self.sql.run("DELETE FROM firsts WHERE agg = ? AND item = ?", (code, item))
             self.sql.run("INSERT INTO firsts VALUES (?, ?, ?, ?)",
                          (code, item, t, json.dumps(counters)))  # fmt: skip
+            self._firsts[(aggregation.name, item)] = t
             for side, counter in enumerate(counters):
                 line = f"{item}{KEY_SEPARATOR}{side}"
-                self.merge(count_name(aggregation), counter, [Event(t, (), line)])
+                later[(count_name(aggregation), counter)].append(Event(t, (), line))
 
     def merge(
         self, name: str, key: object, new: list[Event], dropped: Sequence[tuple[int, str]] = ()
@@ -304,6 +341,7 @@ class State:
         code = self.code(name)
         start = min([e.t for e in new] + [t for t, _ in dropped])
         previous = self.latest(name, key, start)
+        self._forget(name, key)  # what this key's lookups answered changes now
         later = self.sql.all(
             "SELECT t, vals, line FROM marks WHERE agg = ? AND key = ? AND t >= ?",
             (code, key, start),
@@ -329,6 +367,14 @@ class State:
                 for e, m in zip(events, marks, strict=True)]  # fmt: skip
         self.sql.append("marks", rows, MARKS)
         return list(zip(events, marks, strict=True))
+
+    def begin(self) -> None:
+        """Start a transaction's work: forget what earlier transactions looked up."""
+        self._latest, self._firsts = {}, {}
+
+    def _forget(self, name: str, key: object) -> None:
+        for asked in [a for a in self._latest if a[0] == name and a[1] == key]:
+            del self._latest[asked]
 
     # --- bulk ----------------------------------------------------------------------------
 
