@@ -75,6 +75,26 @@ class ModelMismatchError(RiskscoreError):
                    "train a new model with this version of riskscore")  # fmt: skip
 
 
+class ApiKeyError(RiskscoreError):
+    """An API key cannot be added or revoked as asked; the message says why."""
+
+
+class AuthenticationError(RiskscoreError):
+    """A request carries no valid API key (missing, unknown, expired or revoked)."""
+
+
+class PermissionDeniedError(RiskscoreError):
+    """A valid API key whose roles do not allow what was asked."""
+
+
+class NotFoundError(RiskscoreError):
+    """What was asked for is not there, or not the caller's to see."""
+
+
+class ConflictError(RiskscoreError):
+    """The request conflicts with what the service is doing or holds (e.g. a reload running)."""
+
+
 class UnknownDocumentError(RiskscoreError):
     """Outcomes name document lines that were never scored (`rows`: their positions)."""
 

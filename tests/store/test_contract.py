@@ -6,16 +6,17 @@ Each test runs once per backend in `conftest.BACKENDS`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 
-from riskscore.errors import UnknownDocumentError
+from riskscore.errors import ApiKeyError, UnknownDocumentError
 from riskscore.features import STORED
 from riskscore.schema import Document, document_rows
-from riskscore.store import Answer, Store
+from riskscore.store import Answer, ApiKey, Store
 
-from .conftest import document, firm, no_lots, outcome, rows_and_columns
+from .conftest import T0, document, firm, no_lots, outcome, rows_and_columns
 
 
 def _score(store: Store, doc: Document, parties: set[str]) -> tuple[int, int]:
@@ -118,3 +119,72 @@ def test_another_connection_sees_what_was_committed(open_backend: Callable[[], S
     assert second.answer("D1") == '{"a": 1}'
     assert _score(second, document("D2", "K1", "K3", 1), {"K1"}) == (1, 0)
     assert _score(first, document("D3", "K1", "K4", 2), {"K1"}) == (2, 0)
+
+
+def test_the_answer_keeps_who_sent_the_document(store: Store) -> None:
+    doc = document("D1", "K1", "K2", 0)
+    with store.scoring(doc.document_id) as scoring:
+        rows, new = rows_and_columns(doc, store)
+        scoring.history({"K1"}, new)
+        scoring.write(rows, no_lots(1), Answer("D1", "{}", "[[1.0]]", caller="customs-dt"))
+    assert store.caller_of("D1") == "customs-dt"
+    assert store.caller_of("D9") is None
+    _score(store, document("D2", "K1", "K2", 1), {"K1"})  # sent without a caller
+    assert store.caller_of("D2") == ""
+
+
+def _key(key_id: str, caller: str = "customs-dt", days: float = 0, **times: object) -> ApiKey:
+    return ApiKey(key_id, caller, ("score", "read"), "ab" * 32, T0 + timedelta(days=days),
+                  **times)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_keys_are_stored_as_given_and_listed_oldest_first(store: Store) -> None:
+    expiring = _key("k2", days=1, expires_at=T0 + timedelta(days=30))
+    store.add_key(expiring)
+    store.add_key(_key("k1"))
+    assert store.key("k2") == expiring
+    assert [k.key_id for k in store.api_keys()] == ["k1", "k2"]
+    assert store.key("k9") is None
+
+
+def test_a_caller_has_at_most_two_live_keys(store: Store) -> None:
+    store.add_key(_key("k1"))
+    store.add_key(_key("k2", days=1))
+    store.add_key(_key("x1", caller="tax-esf", days=1))  # another caller is not counted
+    with pytest.raises(ApiKeyError, match="2 live keys"):
+        store.add_key(_key("k3", days=2))
+    assert store.key("k3") is None
+    assert store.revoke_key("k1", T0 + timedelta(days=2))
+    store.add_key(_key("k3", days=2))  # rotated: k2 and k3 live
+    assert {k.key_id for k in store.api_keys() if k.live(T0 + timedelta(days=3))} == {
+        "k2",
+        "k3",
+        "x1",
+    }
+
+
+def test_an_expired_key_no_longer_counts_as_live(store: Store) -> None:
+    store.add_key(_key("k1", expires_at=T0 + timedelta(days=1)))
+    store.add_key(_key("k2"))
+    store.add_key(_key("k3", days=2))  # k1 expired the day before
+    assert not store.key("k1").live(T0 + timedelta(days=2))  # type: ignore[union-attr]
+
+
+def test_a_key_id_is_never_reused_and_revoking_is_told(store: Store) -> None:
+    store.add_key(_key("k1"))
+    with pytest.raises(ApiKeyError, match="exists already"):
+        store.add_key(_key("k1", caller="tax-esf"))
+    at = T0 + timedelta(hours=1)
+    assert store.revoke_key("k1", at) is True
+    assert store.key("k1").revoked_at == at  # type: ignore[union-attr]
+    assert store.revoke_key("k1", at) is False  # already revoked
+    assert store.revoke_key("k9", at) is False  # unknown
+
+
+def test_another_connection_sees_a_revoked_key(open_backend: Callable[[], Store]) -> None:
+    """Keys live in the shared state: every replica sees a new or revoked key."""
+    first, second = open_backend(), open_backend()
+    first.add_key(_key("k1"))
+    assert second.key("k1") is not None
+    first.revoke_key("k1", T0 + timedelta(hours=1))
+    assert second.key("k1").revoked_at is not None  # type: ignore[union-attr]

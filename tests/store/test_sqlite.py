@@ -12,7 +12,7 @@ import pytest
 from riskscore.errors import StateError
 from riskscore.store import SqliteStore
 from riskscore.store.codec import LINE_COLUMNS
-from riskscore.store.sqlite import VERSION
+from riskscore.store.sqlite import MIGRATIONS, VERSION
 
 from .conftest import firm
 
@@ -89,3 +89,17 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_text("not sqlite")
     with pytest.raises(StateError, match="cannot be opened"):
         SqliteStore(tmp_path / "state.db")
+
+
+def test_a_version_one_file_keeps_its_answers_and_gains_keys(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at)")
+        db.execute("INSERT INTO schema_version VALUES (1, 'then')")
+        for statement in filter(str.strip, MIGRATIONS[1].split(";")):
+            db.execute(statement)
+        db.execute("INSERT INTO answers VALUES ('D1', '{}', '[]')")
+    state = SqliteStore(path)
+    assert state.answer("D1") == "{}" and state.caller_of("D1") == ""
+    assert state.api_keys() == []
+    state.close()

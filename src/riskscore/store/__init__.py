@@ -13,11 +13,20 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from riskscore.errors import ConfigError
-from riskscore.store.base import Answer, History, Scoring, Store
+from riskscore.store.base import Answer, ApiKey, History, Scoring, Store
 from riskscore.store.load import load_history
 from riskscore.store.sqlite import SqliteStore
 
-__all__ = ["Answer", "History", "Scoring", "SqliteStore", "Store", "load_history", "open_store"]
+__all__ = [
+    "Answer",
+    "ApiKey",
+    "History",
+    "Scoring",
+    "SqliteStore",
+    "Store",
+    "load_history",
+    "open_store",
+]
 
 
 def open_store(url: str) -> Store:

@@ -11,6 +11,7 @@ score, write the lines and the answer — all of it or nothing (`Store.scoring`)
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -35,6 +36,23 @@ class Answer(NamedTuple):
     document_id: str
     body: str  # the answer as sent (JSON)
     features: str  # the feature vectors served, one per line (JSON), for audits and parity
+    caller: str = ""  # the calling system that sent the document ("" when unauthenticated)
+
+
+class ApiKey(NamedTuple):
+    """What is stored of an API key: never the key itself, only its SHA-256."""
+
+    key_id: str  # the key's public part: names it in logs and in `riskscore keys revoke`
+    caller: str  # the calling system it belongs to
+    roles: tuple[str, ...]
+    key_hash: str  # hex SHA-256 of the whole key
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def live(self, at: datetime) -> bool:
+        """Neither revoked nor expired at `at`."""
+        return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)
 
 
 class Scoring(Protocol):
@@ -84,6 +102,28 @@ class Store(Protocol):
 
     def features_of(self, document_id: str) -> list[list[float | None]] | None:
         """The feature vectors served for a document, if it was scored."""
+        ...
+
+    def caller_of(self, document_id: str) -> str | None:
+        """The calling system that sent a scored document ("" if none was named), or None
+        when the document was never scored."""
+        ...
+
+    def add_key(self, key: ApiKey, most_live: int = 2) -> None:
+        """Store a new API key. Refused (`ApiKeyError`, nothing stored) when its id exists or
+        its caller already has `most_live` live keys (two while a caller rotates)."""
+        ...
+
+    def key(self, key_id: str) -> ApiKey | None:
+        """The stored key of that id, live or not."""
+        ...
+
+    def api_keys(self) -> list[ApiKey]:
+        """Every stored key, oldest first."""
+        ...
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        """Mark a key revoked from `at` on; False when no key of that id is live at `at`."""
         ...
 
     def add_lines(self, lines: pd.DataFrame) -> None:

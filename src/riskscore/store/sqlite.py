@@ -22,11 +22,11 @@ from typing import Any
 
 import pandas as pd
 
-from riskscore.errors import StateError, UnknownDocumentError
-from riskscore.features.columns import Columns
+from riskscore.errors import ApiKeyError, StateError, UnknownDocumentError
+from riskscore.features.columns import Columns, micros_of
 from riskscore.schema import FIRM_COLUMNS, OUTCOME_COLUMNS
-from riskscore.store.base import TABLES, Answer, History
-from riskscore.store.codec import LINE_COLUMNS, frame_rows, line_row, times_of
+from riskscore.store.base import TABLES, Answer, ApiKey, History
+from riskscore.store.codec import LINE_COLUMNS, frame_rows, key_of, key_row, line_row, times_of
 from riskscore.store.mirror import Mirror
 
 _log = logging.getLogger(__name__)
@@ -43,6 +43,13 @@ CREATE TABLE outcomes ({", ".join(OUTCOME_COLUMNS)});
 CREATE INDEX outcomes_document ON outcomes (document_id);
 CREATE TABLE firms ({", ".join(FIRM_COLUMNS)}, PRIMARY KEY (firm_id));
 CREATE TABLE answers (document_id PRIMARY KEY, body, features);
+""",
+    2: """
+ALTER TABLE answers ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, caller TEXT NOT NULL, roles TEXT NOT NULL,
+                       key_hash TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER,
+                       revoked_at INTEGER);
+CREATE INDEX api_keys_caller ON api_keys (caller);
 """,
 }
 VERSION = max(MIGRATIONS)
@@ -165,7 +172,45 @@ class SqliteStore:
             self._db.rollback()
             raise StateError(f"the online state could not commit: {error}") from None
 
+    def add_key(self, key: ApiKey, most_live: int = 2) -> None:
+        with self._transaction():
+            if self._db.execute(
+                "SELECT 1 FROM api_keys WHERE key_id = ?", (key.key_id,)
+            ).fetchone():
+                raise ApiKeyError(f"a key with id {key.key_id} exists already")
+            live = sum(k.live(key.created_at) for k in self._keys("WHERE caller = ?", key.caller))
+            if live >= most_live:
+                raise ApiKeyError(f"{key.caller} has {live} live keys already (at most "
+                                  f"{most_live}): revoke one first")  # fmt: skip
+            self._db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?)", key_row(key))
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        with self._transaction():
+            found = self._keys("WHERE key_id = ?", key_id)
+            if not found or not found[0].live(at):
+                return False
+            self._db.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?",
+                             (micros_of(at), key_id))  # fmt: skip
+        return True
+
     # --- reads -----------------------------------------------------------------------------
+
+    def key(self, key_id: str) -> ApiKey | None:
+        found = self._keys("WHERE key_id = ?", key_id)
+        return found[0] if found else None
+
+    def api_keys(self) -> list[ApiKey]:
+        return self._keys("ORDER BY created_at, key_id")
+
+    def _keys(self, where: str, *values: str) -> list[ApiKey]:
+        rows = self._db.execute(f"SELECT * FROM api_keys {where}", values).fetchall()
+        return [key_of(row) for row in rows]
+
+    def caller_of(self, document_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT caller FROM answers WHERE document_id = ?", (document_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def answer(self, document_id: str) -> str | None:
         return _answer(self._db, document_id)
@@ -214,7 +259,8 @@ class _Scoring:
     def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
         values = [line_row(row, stored, i) for i, row in enumerate(rows)]
         cursor = self._db.executemany(f"INSERT OR IGNORE INTO lines VALUES ({_LINE_MARKS})", values)
-        self._db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", tuple(answer))
+        self._db.execute("INSERT OR IGNORE INTO answers (document_id, body, features, caller) "
+                         "VALUES (?, ?, ?, ?)", tuple(answer))  # fmt: skip
         if self._new is not None and cursor.rowcount == len(rows):
             self.written = self._new | stored
 
