@@ -94,9 +94,26 @@ HS_CODE_PATTERN = r"^\d{10}$"
 FIRM_ID_PATTERN = r"^\d{12}$"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}$"
 
-CountryCode = Annotated[str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166 alpha-2")]
-PartyId = Annotated[str, Field(pattern=ID_PATTERN, description="BIN for Kazakh firms")]
-DocumentId = Annotated[str, Field(pattern=ID_PATTERN)]
+CountryCode = Annotated[
+    str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166 alpha-2 code", examples=["KZ"])
+]
+PartyId = Annotated[
+    str,
+    Field(
+        pattern=ID_PATTERN,
+        description="the party's id: a 12-digit BIN for Kazakh firms, country + 10 digits for "
+        "foreign ones",
+        examples=["160440017010", "RU0000011010"],
+    ),
+]
+DocumentId = Annotated[
+    str,
+    Field(
+        pattern=ID_PATTERN,
+        description="the document's id in its system",
+        examples=["KZSNT-250103-0090000001"],
+    ),
+]
 
 MAX_ITEMS = 200
 MAX_LINKS = 50
@@ -109,17 +126,39 @@ class _Record(BaseModel):
 class Item(_Record):
     """One goods line of a document (DT boxes 32-46, ESF section G, SNT goods lines)."""
 
-    item_no: int = Field(ge=1, le=999)
-    hs_code: str = Field(pattern=HS_CODE_PATTERN, description="10-digit TN VED EAEU code")
-    description: str = Field(min_length=1, max_length=500)
-    origin_country: CountryCode
-    net_mass_kg: float = Field(ge=0, allow_inf_nan=False)
-    gross_mass_kg: float = Field(ge=0, allow_inf_nan=False)
-    supplementary_qty: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    supplementary_unit: str | None = Field(default=None, max_length=8)
-    value_usd: float = Field(ge=0, allow_inf_nan=False, description="statistical value, USD")
-    linked_document_id: DocumentId | None = None
-    linked_item_no: int | None = Field(default=None, ge=1, le=999)
+    item_no: int = Field(ge=1, le=999, description="line number, unique in the document",
+                         examples=[1])  # fmt: skip
+    hs_code: str = Field(
+        pattern=HS_CODE_PATTERN, description="10-digit TN VED EAEU code", examples=["8517690009"]
+    )
+    description: str = Field(min_length=1, max_length=500, description="goods in words",
+                             examples=["GNSS receivers"])  # fmt: skip
+    origin_country: Annotated[CountryCode, Field(description="country of origin of the goods")]
+    net_mass_kg: float = Field(ge=0, allow_inf_nan=False, description="net mass, kg",
+                               examples=[71.72])  # fmt: skip
+    gross_mass_kg: float = Field(ge=0, allow_inf_nan=False,
+                                 description="gross mass, kg; not below the net mass",
+                                 examples=[84.43])  # fmt: skip
+    supplementary_qty: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False,
+        description="quantity in the supplementary unit; given with the unit or not at all",
+        examples=[56],
+    )  # fmt: skip
+    supplementary_unit: str | None = Field(default=None, max_length=8,
+                                           description="unit of supplementary_qty",
+                                           examples=["pcs"])  # fmt: skip
+    value_usd: float = Field(ge=0, allow_inf_nan=False, description="statistical value, USD",
+                             examples=[19492.28])  # fmt: skip
+    linked_document_id: Annotated[
+        DocumentId | None,
+        Field(
+            description="the upstream document this line's goods came in on, where known",
+            examples=["KZDT-241230-0010035693"],
+        ),
+    ] = None
+    linked_item_no: int | None = Field(default=None, ge=1, le=999,
+                                       description="the upstream line (needs linked_document_id)",
+                                       examples=[1])  # fmt: skip
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -136,22 +175,36 @@ class Document(_Record):
     """A DT, ESF or SNT: header and item lines."""
 
     document_id: DocumentId
-    doc_type: DocType
-    flow: Flow
-    procedure_code: str = Field(default="", pattern=r"^(\d{2})?$")
-    issued_at: AwareDatetime
-    office: str = Field(default="", max_length=32)
-    declarant_id: PartyId
-    consignor_id: PartyId
-    consignor_country: CountryCode
-    consignee_id: PartyId
-    consignee_country: CountryCode
-    dispatch_country: CountryCode
-    destination_country: CountryCode
-    transport_mode: TransportMode
-    invoice_currency: str = Field(pattern=r"^[A-Z]{3}$")
-    previous_document_ids: list[DocumentId] = Field(default_factory=list, max_length=MAX_LINKS)
-    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+    doc_type: DocType = Field(description="DT customs declaration, ESF e-invoice, SNT "
+                              "accompanying invoice", examples=["SNT"])  # fmt: skip
+    flow: Flow = Field(description="direction of the goods; ESF domestic only, DT not domestic",
+                       examples=["export"])  # fmt: skip
+    procedure_code: str = Field(
+        default="", pattern=r"^(\d{2})?$",
+        description="customs procedure of a DT (40 import, 10 or 31 export, 80 transit); "
+        "empty for ESF and SNT",
+        examples=["", "40"],
+    )  # fmt: skip
+    issued_at: AwareDatetime = Field(description="when the document was issued, with its "
+                                     "offset", examples=["2025-01-03T09:40:00+05:00"])  # fmt: skip
+    office: str = Field(default="", max_length=32, description="customs or tax office code",
+                        examples=["ALIMBET"])  # fmt: skip
+    declarant_id: Annotated[PartyId, Field(description="who filed the document")]
+    consignor_id: Annotated[PartyId, Field(description="who sends the goods")]
+    consignor_country: Annotated[CountryCode, Field(description="the consignor's country")]
+    consignee_id: Annotated[PartyId, Field(description="who receives the goods")]
+    consignee_country: Annotated[CountryCode, Field(description="the consignee's country")]
+    dispatch_country: Annotated[CountryCode, Field(description="where the goods leave from")]
+    destination_country: Annotated[CountryCode, Field(description="where the goods go")]
+    transport_mode: TransportMode = Field(description="mode of transport at the border",
+                                          examples=["road"])  # fmt: skip
+    invoice_currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency",
+                                  examples=["RUB"])  # fmt: skip
+    previous_document_ids: list[DocumentId] = Field(
+        default_factory=list, max_length=MAX_LINKS,
+        description="earlier documents this one follows from", examples=[["KZDT-241230-001"]],
+    )  # fmt: skip
+    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS, description="the goods lines")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -188,13 +241,21 @@ class Firm(_Record):
 class Outcome(_Record):
     """The result of inspecting one item line."""
 
-    document_id: DocumentId
-    item_no: int = Field(ge=1, le=999)
-    selected_by: SelectedBy
-    inspected_at: AwareDatetime
-    recorded_at: AwareDatetime
-    violation_found: bool
-    finding: Typology | None = None
+    document_id: Annotated[DocumentId, Field(description="the scored document inspected")]
+    item_no: int = Field(ge=1, le=999, description="the line inspected", examples=[1])
+    selected_by: SelectedBy = Field(description="why it was inspected", examples=["rule"])
+    inspected_at: AwareDatetime = Field(description="when it was inspected",
+                                        examples=["2025-01-06T10:00:00+05:00"])  # fmt: skip
+    recorded_at: AwareDatetime = Field(
+        description="when the result was recorded; it counts in features from then on",
+        examples=["2025-01-20T16:30:00+05:00"],
+    )
+    violation_found: bool = Field(description="whether the inspection found a violation",
+                                  examples=[True])  # fmt: skip
+    finding: Typology | None = Field(
+        None, description="the typology found; given exactly when violation_found is true",
+        examples=["layered_resale"],
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

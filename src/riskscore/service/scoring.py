@@ -8,7 +8,6 @@ document (the parity test holds it to that).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
@@ -24,15 +23,20 @@ from riskscore.features.columns import Columns, columns_of_rows
 from riskscore.schema import Document, Outcome, document_rows
 from riskscore.service.rules import rules_triggered
 from riskscore.service.runtime import ModelRuntime
-from riskscore.service.schemas import ItemScore, ScoreResponse
+from riskscore.service.schemas import Channel, ItemScore, ScoreResponse
+from riskscore.service.selection import RandomSelection
 from riskscore.store import Answer, History, Store
 
 
 class Scored(NamedTuple):
-    """A served answer and where its time went."""
+    """A served answer, where its time went and what it decided (for logs and metrics)."""
 
     body: str  # the answer as JSON
     stages: dict[str, float]  # milliseconds per stage, in order (for Server-Timing)
+    channel: str
+    drawn: bool  # sent red at random
+    model_version: str
+    new: bool  # False when the stored answer of an earlier request came back
 
 
 class Scorer:
@@ -40,49 +44,62 @@ class Scorer:
 
     def __init__(self, runtime: ModelRuntime, store: Store, settings: Settings) -> None:
         self.runtime, self.store, self.settings = runtime, store, settings
+        self.selection = RandomSelection.of(settings)
         firms = store.firms()
         self.register = Register(firms) if len(firms) else None
         store.warm()
 
-    def score(self, document: Document) -> Scored:
-        """Score a document, or answer what was stored for it if it was scored before."""
-        clock = _Stages()
+    def score(self, document: Document, caller: str = "", request_id: str = "") -> Scored:
+        """Score a document, or answer what was stored for it if it was scored before.
+
+        One model runtime serves the whole request, even if a reload swaps it meanwhile.
+        """
+        clock, runtime = _Stages(), self.runtime
         with self.store.scoring(document.document_id) as scoring:
             stored = scoring.answer()
             if stored is not None:
-                return Scored(stored, clock.lap("stored"))
+                return _stored(stored, clock.lap("stored"))
             rows = document_rows(document)
             new = self.store.prepared(columns_of_rows(rows))
             clock.lap("frame")
             history = scoring.history(_parties(new), new)
             clock.lap("history")
-            features, lots = self.features(history)
+            features, lots = self.features(history, runtime)
             clock.lap("features")
-            body, vectors = self._answer(document, new, features, clock)
-            scoring.write(rows, lots, Answer(document.document_id, body, vectors))
-        return Scored(body, clock.lap("state_write"))
+            answer, vectors = self._answer(document, new, features, runtime, clock)
+            answer.request_id = request_id or uuid.uuid4().hex
+            body = answer.model_dump_json()
+            clock.lap("json")
+            scoring.write(rows, lots, Answer(document.document_id, body, vectors, caller))
+        spent = clock.lap("state_write")
+        return Scored(body, spent, answer.channel, answer.selected_at_random,
+                      answer.model_version, new=True)  # fmt: skip
 
-    def features(self, history: History) -> FeatureMatrix:
+    def features(self, history: History, runtime: ModelRuntime | None = None) -> FeatureMatrix:
         """Features and STORED columns of the new document's lines over their history."""
-        stats = self.runtime.model.stats
+        stats = (runtime or self.runtime).model.stats
         return feature_columns(history.lines, stats, self.register, history.outcomes,
                                history.wanted)  # fmt: skip
 
     def _answer(
-        self, document: Document, new: Columns, features: np.ndarray, clock: _Stages
-    ) -> tuple[str, str]:
-        """The answer as JSON, and the feature vectors as stored (JSON)."""
-        runtime = self.runtime
+        self,
+        document: Document,
+        new: Columns,
+        features: np.ndarray,
+        runtime: ModelRuntime,
+        clock: _Stages,
+    ) -> tuple[ScoreResponse, str]:
+        """The answer, and the feature vectors as stored (JSON)."""
         scores = runtime.score(features)
         clock.lap("lightgbm")
         top = float(scores.max())
-        random = _at_random(document.document_id, self.settings.random_share)
-        channel = "red" if random else runtime.channel(top)
+        random = self.selection.drawn(document.document_id)
+        channel = Channel.RED if random else Channel(runtime.channel(top))
         reasons = runtime.reasons(features) if channel != "green" else [[] for _ in scores]
         clock.lap("reasons")
         answer = ScoreResponse(
             document_id=document.document_id,
-            request_id=uuid.uuid4().hex,
+            request_id="",
             score=top,
             channel=channel,
             selected_at_random=random,
@@ -97,10 +114,8 @@ class Scorer:
             model_alias=runtime.identity.alias,
             scored_at=datetime.now(UTC),
         )
-        body = answer.model_dump_json()
-        clock.lap("json")
         vectors = json.dumps([[None if v != v else v for v in row] for row in features.tolist()])
-        return body, vectors
+        return answer, vectors
 
     def record_outcomes(self, outcomes: list[Outcome]) -> int:
         """Store inspection results; every one must name a scored document line, or none is
@@ -132,8 +147,8 @@ class _Stages:
         return self.spent
 
 
-def _at_random(document_id: str, share: float) -> bool:
-    """Whether this document is one of the `share` sent red at random; the same id always
-    gives the same answer, so a repeated document is not re-drawn."""
-    digest = hashlib.sha256(document_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+def _stored(body: str, stages: dict[str, float]) -> Scored:
+    """A stored answer as sent again, with what it decided."""
+    decided = json.loads(body)
+    return Scored(body, stages, decided["channel"], decided["selected_at_random"],
+                  decided["model_version"], new=False)  # fmt: skip
