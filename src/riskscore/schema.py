@@ -24,7 +24,7 @@ from typing import Annotated, Self
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class DocType(StrEnum):
@@ -115,40 +115,62 @@ DocumentId = Annotated[
     ),
 ]
 
+
+def _number_only(value: object) -> object:
+    """A JSON number only: pydantic's lax mode would also take true, false and "12"."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a number")
+    return value
+
+
+def _not_a_number(value: object) -> object:
+    """A time as text (or a datetime): pydantic's lax mode would read 0 as 1970-01-01."""
+    if isinstance(value, int | float):
+        raise ValueError("must be a date-time like 2025-01-03T09:40:00+05:00")
+    return value
+
+
+# A line number: an integer as JSON Schema has it (2 and 2.0), never a flag or a string.
+ItemNo = Annotated[int, Field(ge=1, le=999), BeforeValidator(_number_only)]
+# A moment with its offset, sent as text.
+Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
+
 MAX_ITEMS = 200
 MAX_LINKS = 50
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Strings are taken as sent (no stripping): what the OpenAPI document's patterns refuse,
+    # the API refuses too.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Item(_Record):
     """One goods line of a document (DT boxes 32-46, ESF section G, SNT goods lines)."""
 
-    item_no: int = Field(ge=1, le=999, description="line number, unique in the document",
-                         examples=[1])  # fmt: skip
+    item_no: ItemNo = Field(description="line number, unique in the document", examples=[1])
     hs_code: str = Field(
         pattern=HS_CODE_PATTERN, description="10-digit TN VED EAEU code", examples=["8517690009"]
     )
-    description: str = Field(min_length=1, max_length=500, description="goods in words",
+    description: str = Field(min_length=1, max_length=500, pattern=r"\S",
+                             description="goods in words (not only spaces)",
                              examples=["GNSS receivers"])  # fmt: skip
     origin_country: Annotated[CountryCode, Field(description="country of origin of the goods")]
-    net_mass_kg: float = Field(ge=0, allow_inf_nan=False, description="net mass, kg",
+    net_mass_kg: float = Field(strict=True, ge=0, allow_inf_nan=False, description="net mass, kg",
                                examples=[71.72])  # fmt: skip
-    gross_mass_kg: float = Field(ge=0, allow_inf_nan=False,
+    gross_mass_kg: float = Field(strict=True, ge=0, allow_inf_nan=False,
                                  description="gross mass, kg; not below the net mass",
                                  examples=[84.43])  # fmt: skip
     supplementary_qty: float | None = Field(
-        default=None, ge=0, allow_inf_nan=False,
+        default=None, strict=True, ge=0, allow_inf_nan=False,
         description="quantity in the supplementary unit; given with the unit or not at all",
         examples=[56],
     )  # fmt: skip
     supplementary_unit: str | None = Field(default=None, max_length=8,
                                            description="unit of supplementary_qty",
                                            examples=["pcs"])  # fmt: skip
-    value_usd: float = Field(ge=0, allow_inf_nan=False, description="statistical value, USD",
-                             examples=[19492.28])  # fmt: skip
+    value_usd: float = Field(strict=True, ge=0, allow_inf_nan=False,
+                             description="statistical value, USD", examples=[19492.28])  # fmt: skip
     linked_document_id: Annotated[
         DocumentId | None,
         Field(
@@ -156,7 +178,7 @@ class Item(_Record):
             examples=["KZDT-241230-0010035693"],
         ),
     ] = None
-    linked_item_no: int | None = Field(default=None, ge=1, le=999,
+    linked_item_no: ItemNo | None = Field(default=None,
                                        description="the upstream line (needs linked_document_id)",
                                        examples=[1])  # fmt: skip
 
@@ -185,7 +207,7 @@ class Document(_Record):
         "empty for ESF and SNT",
         examples=["", "40"],
     )  # fmt: skip
-    issued_at: AwareDatetime = Field(description="when the document was issued, with its "
+    issued_at: Moment = Field(description="when the document was issued, with its "
                                      "offset", examples=["2025-01-03T09:40:00+05:00"])  # fmt: skip
     office: str = Field(default="", max_length=32, description="customs or tax office code",
                         examples=["ALIMBET"])  # fmt: skip
@@ -230,7 +252,7 @@ class Firm(_Record):
     """A Kazakh taxpayer in the firms register."""
 
     firm_id: str = Field(pattern=FIRM_ID_PATTERN, description="12-digit BIN")
-    registered_at: AwareDatetime
+    registered_at: Moment
     activity_code: str = Field(pattern=r"^\d{2}\.\d{2}$", description="OKED-style sector")
     region: str = Field(min_length=1)
     address_id: str = Field(min_length=1)
@@ -242,16 +264,17 @@ class Outcome(_Record):
     """The result of inspecting one item line."""
 
     document_id: Annotated[DocumentId, Field(description="the scored document inspected")]
-    item_no: int = Field(ge=1, le=999, description="the line inspected", examples=[1])
+    item_no: ItemNo = Field(description="the line inspected", examples=[1])
     selected_by: SelectedBy = Field(description="why it was inspected", examples=["rule"])
-    inspected_at: AwareDatetime = Field(description="when it was inspected",
+    inspected_at: Moment = Field(description="when it was inspected",
                                         examples=["2025-01-06T10:00:00+05:00"])  # fmt: skip
-    recorded_at: AwareDatetime = Field(
+    recorded_at: Moment = Field(
         description="when the result was recorded; it counts in features from then on",
         examples=["2025-01-20T16:30:00+05:00"],
     )
-    violation_found: bool = Field(description="whether the inspection found a violation",
-                                  examples=[True])  # fmt: skip
+    violation_found: bool = Field(
+        strict=True, examples=[True], description="whether the inspection found a violation"
+    )
     finding: Typology | None = Field(
         None, description="the typology found; given exactly when violation_found is true",
         examples=["layered_resale"],
