@@ -11,7 +11,7 @@ LOCAL_KEY := data/local.key
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run world model state keys test lint fmt typecheck unit test-slow bench bench-scale clean
+.PHONY: help install run world model state keys test lint fmt typecheck unit test-slow test-browser bench bench-scale clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -71,12 +71,15 @@ typecheck: $(STAMP)  ## mypy --strict on src
 	$(BIN)/mypy
 
 unit: $(STAMP)  ## The test suite (without slow scale checks)
-	$(BIN)/pytest -m "not slow" --cov=riskscore --cov-report=term:skip-covered
+	$(BIN)/pytest -m "not slow and not browser" --cov=riskscore --cov-report=term:skip-covered
 
 test: lint typecheck unit  ## Lint, type check and the whole test suite (what CI runs)
 
 test-slow: $(STAMP)  ## Slow scale checks only
 	$(BIN)/pytest -m slow
+
+test-browser: $(STAMP)  ## The API docs in headless Chromium, offline (installs Chromium when missing, as root)
+	$(BIN)/pytest -m browser
 
 bench: $(STAMP)  ## Benchmarks at demo size: world generation (1 vs 2 processes), features
 	$(BIN)/python -m riskscore.bench.generate

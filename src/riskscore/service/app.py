@@ -163,7 +163,9 @@ class BodyLimit:
         replay = iter(messages)
 
         async def replayed() -> Message:
-            return next(replay, {"type": "http.disconnect"})
+            # After the body, wait for what the server says next (a disconnect): a streamed
+            # answer (a static file) listens for it and stops when it arrives.
+            return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
 
