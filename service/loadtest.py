@@ -3,6 +3,7 @@
     .venv/bin/python service/loadtest.py --rate 100 --requests 1500
     .venv/bin/python service/loadtest.py --rate 600 --requests 6000 --workers 1   # overload
     .venv/bin/python service/loadtest.py --auth-cost                               # µs per key
+    .venv/bin/python service/loadtest.py --outcome-cost                            # ms per batch
 
 Needs `make model` first (the demo world in data/world and a champion under models/).
 For each worker count it: copies a state warmed with one year of the demo world (2023),
@@ -82,45 +83,79 @@ def warm_state(world: Path, folder: Path, start: str, end: str) -> Path:
     return folder / "state.db"
 
 
+class _Pool:
+    """Keep-alive HTTP/1.1 connections over plain asyncio streams: a client that costs little
+    CPU, so that on a 2-core machine the server, not the load generator, is what is measured."""
+
+    def __init__(self, host: str, port: int, size: int) -> None:
+        self.host, self.port, self.size = host, port, size
+        self._free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.Queue()
+        )
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            self._free.put_nowait(await asyncio.open_connection(self.host, self.port))
+
+    async def request(self, method: str, path: str, body: bytes, headers: str) -> tuple[int, str]:
+        """(status, Server-Timing header) of one request."""
+        reader, writer = await self._free.get()
+        try:
+            writer.write(f"{method} {path} HTTP/1.1\r\nhost: {self.host}\r\n{headers}"
+                         f"content-length: {len(body)}\r\n\r\n".encode() + body)  # fmt: skip
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            fields = dict(line.lower().split(": ", 1) for line in head[1:] if ": " in line)
+            await reader.readexactly(int(fields.get("content-length", "0")))
+            return int(head[0].split()[1]), fields.get("server-timing", "")
+        finally:
+            self._free.put_nowait((reader, writer))
+
+    def close(self) -> None:
+        while not self._free.empty():
+            self._free.get_nowait()[1].close()
+
+
 async def _send(
     url: str, payloads: list[bytes], rate: float, key: str, warmup: list[bytes]
 ) -> dict[str, list[dict[str, object]]]:
     results: list[dict[str, object]] = []
     live: list[dict[str, object]] = []
+    host, port = url.removeprefix("http://").split(":")
     # Enough connections that the client never queues a request the server could refuse.
-    limits = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
-    headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
-        # Not timed: open the connections, and score a few documents the state already
-        # holds, so that first-call costs on either side are not counted as latency.
-        await asyncio.gather(*(client.get("/livez") for _ in range(32)))
-        for body in warmup:
-            await client.post("/v1/score", content=body, headers=headers)
-        began = time.perf_counter()
-        span = len(payloads) / rate
+    pool, probe = _Pool(host, int(port), 256), _Pool(host, int(port), 1)
+    await pool.open()
+    await probe.open()
+    headers = f"content-type: application/json\r\nauthorization: Bearer {key}\r\n"
+    # Not timed: score a few documents the state already holds, so that first-call costs on
+    # either side are not counted as latency.
+    for body in warmup:
+        await pool.request("POST", "/v1/score", body, headers)
+    began = time.perf_counter()
+    span = len(payloads) / rate
 
-        async def one(i: int, body: bytes) -> None:
-            due = began + i / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    async def one(i: int, body: bytes) -> None:
+        due = began + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        try:
+            status, timing = await pool.request("POST", "/v1/score", body, headers)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+            status, timing = type(error).__name__, ""  # type: ignore[assignment]
+        results.append({"latency_ms": (time.perf_counter() - due) * 1_000, "status": status,
+                        "timing": timing, "done": time.perf_counter() - began})  # fmt: skip
+
+    async def poll_livez() -> None:
+        while time.perf_counter() - began < span:
+            sent = time.perf_counter()
             try:
-                response = await client.post("/v1/score", content=body, headers=headers)
-                status, timing = response.status_code, response.headers.get("server-timing", "")
-            except httpx.HTTPError as error:
-                status, timing = type(error).__name__, ""
-            results.append({"latency_ms": (time.perf_counter() - due) * 1_000, "status": status,
-                            "timing": timing, "done": time.perf_counter() - began})  # fmt: skip
+                status: object = (await probe.request("GET", "/livez", b"", ""))[0]
+            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+                status = type(error).__name__
+            live.append({"latency_ms": (time.perf_counter() - sent) * 1_000, "status": status})
+            await asyncio.sleep(0.1)
 
-        async def poll_livez() -> None:
-            while time.perf_counter() - began < span:
-                sent = time.perf_counter()
-                try:
-                    status: object = (await client.get("/livez")).status_code
-                except httpx.HTTPError as error:
-                    status = type(error).__name__
-                live.append({"latency_ms": (time.perf_counter() - sent) * 1_000, "status": status})
-                await asyncio.sleep(0.1)
-
-        await asyncio.gather(poll_livez(), *(one(i, b) for i, b in enumerate(payloads)))
+    await asyncio.gather(poll_livez(), *(one(i, b) for i, b in enumerate(payloads)))
+    pool.close()
+    probe.close()
     return {"scores": results, "livez": live}
 
 
@@ -245,6 +280,45 @@ def auth_cost(calls: int = 100_000) -> None:
         store.close()
 
 
+def outcome_cost(world: Path) -> None:
+    """Milliseconds a full outcome batch holds the event loop: parsing and checking 2,000
+    outcomes, storing them; and refusing a batch of 10,000 empty ones."""
+    from pydantic import ValidationError
+
+    from riskscore.data import load_world
+    from riskscore.service.schemas import MAX_OUTCOMES, OutcomeBatch
+    from riskscore.store import SqliteStore, load_history
+
+    w = load_world(world, check=False, with_truth=False)
+    assert w.outcomes is not None
+    picked = w.outcomes.head(MAX_OUTCOMES)
+    documents = w.documents[w.documents["document_id"].isin(picked["document_id"])]
+    rows = json.loads(picked.to_json(orient="records", date_format="iso"))
+    body = json.dumps({"outcomes": [{k: v for k, v in r.items() if v is not None} for r in rows]})
+    empty = json.dumps({"outcomes": [{}] * 10_000})
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "state.db")
+        load_history(store, documents, None, None)
+        began = time.perf_counter()
+        batch = OutcomeBatch.model_validate_json(body)
+        checked = time.perf_counter()
+        frame = pd.DataFrame([o.model_dump() for o in batch.outcomes])
+        frame["finding"] = frame["finding"].map(lambda f: None if f is None else str(f))
+        frame["selected_by"] = frame["selected_by"].map(str)
+        store.add_outcomes(frame)
+        stored = time.perf_counter()
+        try:
+            OutcomeBatch.model_validate_json(empty)
+        except ValidationError as error:
+            errors = len(error.errors())
+        refused = time.perf_counter()
+        store.close()
+    print(f"{len(batch.outcomes):,} outcomes ({len(body):,} bytes): checked in "
+          f"{(checked - began) * 1e3:.1f} ms, stored in {(stored - checked) * 1e3:.1f} ms; "
+          f"10,000 empty outcomes ({len(empty):,} bytes) refused in "
+          f"{(refused - stored) * 1e3:.1f} ms ({errors} errors)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0, help="documents per second")
@@ -252,12 +326,17 @@ def main() -> None:
     parser.add_argument("--world", type=Path, default=ROOT / "data" / "world")
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--max-in-flight", type=int, default=8,
+    parser.add_argument("--max-in-flight", type=int, default=4,
                         help="RISKSCORE_MAX_IN_FLIGHT of the server")  # fmt: skip
     parser.add_argument("--auth-cost", action="store_true", help="time the key check only")
+    parser.add_argument("--outcome-cost", action="store_true",
+                        help="time a full outcome batch only")  # fmt: skip
     args = parser.parse_args()
     if args.auth_cost:
         auth_cost()
+        return
+    if args.outcome_cost:
+        outcome_cost(args.world)
         return
     with tempfile.TemporaryDirectory() as tmp:
         print("warming a state with 2023 of the demo world ...", file=sys.stderr)

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, ge=1_000)
     max_in_flight: int = Field(
-        8, ge=1, description="requests a process works on at once; more are shed with a 503"
+        4, ge=1, description="requests a process works on at once; more are shed with a 503"
     )
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a shed request")
     key_cache_seconds: float = Field(

@@ -92,7 +92,7 @@ def test_a_huge_unknown_field_is_named_but_not_echoed(client: TestClient, store:
 
 
 def test_an_outcome_batch_at_its_limit_fits_the_body_limit() -> None:
-    """2,000 outcomes with the longest ids and times the schema allows still fit 1 MB."""
+    """A full batch of the longest outcomes the schema allows still fits 1 MB."""
     from riskscore.service.schemas import MAX_OUTCOMES
 
     longest = {"document_id": "D" * 64, "item_no": 999, "selected_by": "random",
@@ -106,14 +106,16 @@ def test_an_outcome_batch_at_its_limit_fits_the_body_limit() -> None:
 def test_too_many_outcomes_are_refused_before_any_is_stored(
     client: TestClient, store: Store
 ) -> None:
+    from riskscore.service.schemas import MAX_OUTCOMES
+
     outcome = {"document_id": "X", "item_no": 1, "selected_by": "rule",
                "inspected_at": "2024-06-04T00:00:00Z", "recorded_at": "2024-06-10T00:00:00Z",
                "violation_found": False}  # fmt: skip
     before = store.count("outcomes")
-    response = client.post("/v1/outcomes", json={"outcomes": [outcome] * 2_001})
+    response = client.post("/v1/outcomes", json={"outcomes": [outcome] * (MAX_OUTCOMES + 1)})
     assert response.status_code == 422
     assert response.json()["errors"][0]["path"] == "outcomes"
-    empty = client.post("/v1/outcomes", json={"outcomes": [{}] * 2_001})
+    empty = client.post("/v1/outcomes", json={"outcomes": [{}] * 10_000})
     assert empty.status_code == 422 and len(empty.json()["errors"]) <= 50
     assert store.count("outcomes") == before
 

@@ -115,8 +115,9 @@ def versions(
 
 @pytest.fixture
 def settings(versions: Versions, tmp_path: Path) -> Settings:
+    # Room for the load test's 3 clients and its reloads: this tests reload, not shedding.
     return Settings(data_dir=tmp_path, models_dir=tmp_path / "models", random_share=0.0,
-                    reload_every_seconds=0)  # fmt: skip
+                    reload_every_seconds=0, max_in_flight=16)  # fmt: skip
 
 
 @pytest.fixture
