@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed-stamp
 WORLD  := data/world
 CHAMPION := models/.champion
 REPORT := data/report.html
+SECRET := data/random.secret
+LOCAL_KEY := data/local.key
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run world model state test lint fmt typecheck unit test-slow bench bench-scale bench-serve bench-state clean
+.PHONY: help install run world model state keys test lint fmt typecheck unit test-slow test-browser bench bench-scale bench-serve bench-state clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,12 +42,19 @@ world: $(WORLD)/documents.parquet  ## Generate the demo world once (reused after
 
 model: $(REPORT)  ## Train, promote and report on the demo world once (reused afterwards)
 
-run: $(REPORT) state  ## Set everything up once, then serve the API on http://127.0.0.1:8000
+$(SECRET): | $(STAMP)
+	$(BIN)/riskscore keys secret --out $@ --if-missing
+
+keys: state $(SECRET)  ## The random draw's secret and a local API key with every role (data/, git-ignored)
+	$(BIN)/riskscore keys local --out $(LOCAL_KEY)
+
+run: $(REPORT) keys  ## Set everything up once, then serve the API on http://127.0.0.1:8000
 	@echo ""
 	@echo "  riskscore is starting on http://127.0.0.1:8000"
 	@echo "  API docs:        http://127.0.0.1:8000/docs"
 	@echo "  managers report: $(REPORT)"
-	@echo "  try it:          curl -s -X POST http://127.0.0.1:8000/v1/score -H 'content-type: application/json' -d @service/examples/score_request.json"
+	@echo "  your API key:    $(LOCAL_KEY) (every role; send it as Authorization: Bearer KEY)"
+	@echo "  try it:          curl -s -X POST http://127.0.0.1:8000/v1/score -H \"Authorization: Bearer \$$(cat $(LOCAL_KEY))\" -H 'content-type: application/json' -d @service/examples/score_request.json"
 	@echo ""
 	$(BIN)/riskscore serve
 
@@ -61,13 +70,16 @@ fmt: $(STAMP)  ## Ruff: format and fix what it can
 typecheck: $(STAMP)  ## mypy --strict on src
 	$(BIN)/mypy
 
-unit: $(STAMP)  ## The test suite (without slow scale checks)
+unit: $(STAMP)  ## The test suite (without slow scale checks), the API docs in headless Chromium included
 	$(BIN)/pytest -m "not slow" --cov=riskscore --cov-report=term:skip-covered
 
 test: lint typecheck unit  ## Lint, type check and the whole test suite (what CI runs)
 
 test-slow: $(STAMP)  ## Slow scale checks only
 	$(BIN)/pytest -m slow
+
+test-browser: $(STAMP)  ## Only the API docs in headless Chromium, offline (installs Chromium when missing, as root)
+	$(BIN)/pytest -m browser
 
 bench: $(STAMP)  ## Benchmarks at demo size: world generation (1 vs 2 processes), features
 	$(BIN)/python -m riskscore.bench.generate

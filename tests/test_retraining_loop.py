@@ -88,7 +88,9 @@ def test_serve_export_retrain_promote(home: Path, champion: Path) -> None:
     _ok(["state", "load", str(champion), "--until", str(cut.date())])
     later = in_time[in_time["issued_at"] >= cut]
     settings = Settings(random_share=0.0)
-    with TestClient(create_app(settings)) as client:
+    key = _ok(["keys", "add", "customs-test", "--role", "score", "--role", "outcomes"])
+    headers = {"Authorization": f"Bearer {key.strip().splitlines()[-1]}"}
+    with TestClient(create_app(settings), headers=headers) as client:
         unknown = _request(later, later["document_id"].iloc[0])
         unknown["extra"] = {"weather": "fine"}
         refused = client.post("/v1/score", json=unknown)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_NAME = "reexport-risk"
@@ -39,9 +39,34 @@ class Settings(BaseSettings):
         description="a document issued this much before its parties' latest stored documents "
         "still corrects the state; one later than that is answered flagged late",
     )
+    random_secret: SecretStr | None = Field(
+        None, description="key of the random draw (HMAC); else read from random_secret_file"
+    )
+    random_secret_file: Path | None = Field(
+        None, description="file holding the random draw's key (default: <data_dir>/random.secret)"
+    )
     max_body_bytes: int = Field(1_000_000, ge=1_000)
+    max_in_flight: int = Field(
+        4, ge=1, description="requests a process works on at once; more are shed with a 503"
+    )
+    retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a shed request")
+    key_cache_seconds: float = Field(
+        5.0, ge=0.0, description="how long a process trusts what it read of an API key"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks whose X-Forwarded-For is believed (JSON list)",
+    )
+    reload_every_seconds: float = Field(
+        30.0, ge=0.0, description="how often each process checks the model alias (0: never)"
+    )
 
     @property
     def store_url(self) -> str:
         """The online state's URL: `state_url`, else a SQLite file in the data folder."""
         return self.state_url or f"sqlite:///{self.data_dir / 'state.db'}"
+
+    @property
+    def secret_file(self) -> Path:
+        """Where the random draw's key is read from when `random_secret` is not set."""
+        return self.random_secret_file or self.data_dir / "random.secret"

@@ -75,8 +75,16 @@ class ModelMismatchError(RiskscoreError):
                    "train a new model with this version of riskscore")  # fmt: skip
 
 
-class DocumentConflictError(RiskscoreError):
+class ConflictError(RiskscoreError):
+    """The request conflicts with what the service is doing or holds (e.g. a reload running)."""
+
+
+class DocumentConflictError(ConflictError):
     """A document id already answered for a document of other content."""
+
+
+class OutcomeConflictError(ConflictError):
+    """Outcomes that say something else of an inspection already recorded; none is stored."""
 
 
 class InvalidOutcomeError(RiskscoreError):
@@ -86,6 +94,22 @@ class InvalidOutcomeError(RiskscoreError):
     def __init__(self, problems: list[tuple[int, str, str]]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} outcome(s) contradict their documents or the clock")
+
+
+class ApiKeyError(RiskscoreError):
+    """An API key cannot be added or revoked as asked; the message says why."""
+
+
+class AuthenticationError(RiskscoreError):
+    """A request carries no valid API key (missing, unknown, expired or revoked)."""
+
+
+class PermissionDeniedError(RiskscoreError):
+    """A valid API key whose roles do not allow what was asked."""
+
+
+class NotFoundError(RiskscoreError):
+    """What was asked for is not there, or not the caller's to see."""
 
 
 class UnknownDocumentError(RiskscoreError):

@@ -32,7 +32,15 @@ from typing import Annotated, Any, Self
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 
 class DocType(StrEnum):
@@ -126,9 +134,46 @@ def _bounded(name: str, **kwargs: Any) -> Any:
     return Field(ge=low, le=high, allow_inf_nan=False, **kwargs)
 
 
-CountryCode = Annotated[str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166 alpha-2")]
-PartyId = Annotated[str, Field(pattern=ID_PATTERN, description="BIN for Kazakh firms")]
-DocumentId = Annotated[str, Field(pattern=ID_PATTERN)]
+CountryCode = Annotated[
+    str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166 alpha-2 code", examples=["KZ"])
+]
+PartyId = Annotated[
+    str,
+    Field(
+        pattern=ID_PATTERN,
+        description="the party's id: a 12-digit BIN for Kazakh firms, country + 10 digits for "
+        "foreign ones",
+        examples=["160440017010", "RU0000011010"],
+    ),
+]
+DocumentId = Annotated[
+    str,
+    Field(
+        pattern=ID_PATTERN,
+        description="the document's id in its system",
+        examples=["KZSNT-250103-0090000001"],
+    ),
+]
+
+
+def _number_only(value: object) -> object:
+    """A JSON number only: pydantic's lax mode would also take true, false and "12"."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a number")
+    return value
+
+
+def _not_a_number(value: object) -> object:
+    """A time as text (or a datetime): pydantic's lax mode would read 0 as 1970-01-01."""
+    if isinstance(value, int | float):
+        raise ValueError("must be a date-time like 2025-01-03T09:40:00+05:00")
+    return value
+
+
+# A line number: an integer as JSON Schema has it (2 and 2.0), never a flag or a string.
+ItemNo = Annotated[int, Field(ge=1, le=999), BeforeValidator(_number_only)]
+# A moment with its offset, sent as text.
+Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 ExtraName = Annotated[str, Field(pattern=EXTRA_NAME_PATTERN)]
 # A numeric extra is a finite number; a categorical one a short text (or a whole number).
 ExtraValue = (
@@ -139,7 +184,13 @@ ExtraValue = (
 )
 Extras = Annotated[
     dict[ExtraName, ExtraValue],
-    Field(max_length=MAX_EXTRAS, description="the dataset's extra columns the model declares"),
+    Field(
+        max_length=MAX_EXTRAS,
+        description="the dataset's extra columns the model declares",
+        # pydantic states the name pattern as patternProperties only, which lets any other
+        # name through in the schema; the model refuses those, so the schema says so too.
+        json_schema_extra={"additionalProperties": False},
+    ),
 ]
 
 MAX_ITEMS = 200
@@ -147,23 +198,49 @@ MAX_LINKS = 50
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Strings are taken as sent (no stripping): what the OpenAPI document's patterns refuse,
+    # the API refuses too.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Item(_Record):
     """One goods line of a document (DT boxes 32-46, ESF section G, SNT goods lines)."""
 
-    item_no: int = Field(ge=1, le=999)
-    hs_code: str = Field(pattern=HS_CODE_PATTERN, description="HS code, 6 to 10 digits")
-    description: str = Field(min_length=1, max_length=500)
-    origin_country: CountryCode
-    net_mass_kg: float = _bounded("net_mass_kg")
-    gross_mass_kg: float = _bounded("gross_mass_kg")
-    supplementary_qty: float | None = _bounded("supplementary_qty", default=None)
-    supplementary_unit: str | None = Field(default=None, max_length=8)
-    value_usd: float = _bounded("value_usd", description="statistical value, USD")
-    linked_document_id: DocumentId | None = None
-    linked_item_no: int | None = Field(default=None, ge=1, le=999)
+    item_no: ItemNo = Field(description="line number, unique in the document", examples=[1])
+    hs_code: str = Field(
+        pattern=HS_CODE_PATTERN,
+        description="HS code of 6 to 10 digits (TN VED EAEU: 10)",
+        examples=["8517690009"],
+    )
+    description: str = Field(min_length=1, max_length=500, pattern=r"\S",
+                             description="goods in words (not only spaces)",
+                             examples=["GNSS receivers"])  # fmt: skip
+    origin_country: Annotated[CountryCode, Field(description="country of origin of the goods")]
+    net_mass_kg: float = _bounded("net_mass_kg", strict=True, description="net mass, kg",
+                                  examples=[71.72])  # fmt: skip
+    gross_mass_kg: float = _bounded("gross_mass_kg", strict=True,
+                                    description="gross mass, kg; not below the net mass",
+                                    examples=[84.43])  # fmt: skip
+    supplementary_qty: float | None = _bounded(
+        "supplementary_qty", default=None, strict=True,
+        description="quantity in the supplementary unit; given with the unit or not at all",
+        examples=[56],
+    )  # fmt: skip
+    supplementary_unit: str | None = Field(default=None, max_length=8,
+                                           description="unit of supplementary_qty",
+                                           examples=["pcs"])  # fmt: skip
+    value_usd: float = _bounded("value_usd", strict=True, description="statistical value, USD",
+                                examples=[19492.28])  # fmt: skip
+    linked_document_id: Annotated[
+        DocumentId | None,
+        Field(
+            description="the upstream document this line's goods came in on, where known",
+            examples=["KZDT-241230-0010035693"],
+        ),
+    ] = None
+    linked_item_no: ItemNo | None = Field(default=None,
+                                       description="the upstream line (needs linked_document_id)",
+                                       examples=[1])  # fmt: skip
     extra: Extras = Field(
         default_factory=dict, description="this line's extras (win over the document's)"
     )
@@ -183,23 +260,37 @@ class Document(_Record):
     """A DT, ESF or SNT: header and item lines."""
 
     document_id: DocumentId
-    doc_type: DocType
-    flow: Flow
-    procedure_code: str = Field(default="", pattern=r"^(\d{2})?$")
-    issued_at: AwareDatetime
-    office: str = Field(default="", max_length=32)
-    declarant_id: PartyId
-    consignor_id: PartyId
-    consignor_country: CountryCode
-    consignee_id: PartyId
-    consignee_country: CountryCode
-    dispatch_country: CountryCode
-    destination_country: CountryCode
-    transport_mode: TransportMode
-    invoice_currency: str = Field(pattern=r"^[A-Z]{3}$")
-    previous_document_ids: list[DocumentId] = Field(default_factory=list, max_length=MAX_LINKS)
+    doc_type: DocType = Field(description="DT customs declaration, ESF e-invoice, SNT "
+                              "accompanying invoice", examples=["SNT"])  # fmt: skip
+    flow: Flow = Field(description="direction of the goods; ESF domestic only, DT not domestic",
+                       examples=["export"])  # fmt: skip
+    procedure_code: str = Field(
+        default="", pattern=r"^(\d{2})?$",
+        description="customs procedure of a DT (40 import, 10 or 31 export, 80 transit); "
+        "empty for ESF and SNT",
+        examples=["", "40"],
+    )  # fmt: skip
+    issued_at: Moment = Field(description="when the document was issued, with its "
+                                     "offset", examples=["2025-01-03T09:40:00+05:00"])  # fmt: skip
+    office: str = Field(default="", max_length=32, description="customs or tax office code",
+                        examples=["ALIMBET"])  # fmt: skip
+    declarant_id: Annotated[PartyId, Field(description="who filed the document")]
+    consignor_id: Annotated[PartyId, Field(description="who sends the goods")]
+    consignor_country: Annotated[CountryCode, Field(description="the consignor's country")]
+    consignee_id: Annotated[PartyId, Field(description="who receives the goods")]
+    consignee_country: Annotated[CountryCode, Field(description="the consignee's country")]
+    dispatch_country: Annotated[CountryCode, Field(description="where the goods leave from")]
+    destination_country: Annotated[CountryCode, Field(description="where the goods go")]
+    transport_mode: TransportMode = Field(description="mode of transport at the border",
+                                          examples=["road"])  # fmt: skip
+    invoice_currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency",
+                                  examples=["RUB"])  # fmt: skip
+    previous_document_ids: list[DocumentId] = Field(
+        default_factory=list, max_length=MAX_LINKS,
+        description="earlier documents this one follows from", examples=[["KZDT-241230-001"]],
+    )  # fmt: skip
     extra: Extras = Field(default_factory=dict, description="extras of every line of the document")
-    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS, description="the goods lines")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -224,28 +315,42 @@ class Document(_Record):
 class Firm(_Record):
     """A Kazakh taxpayer in the firms register."""
 
-    firm_id: str = Field(pattern=FIRM_ID_PATTERN, description="12-digit BIN")
-    registered_at: AwareDatetime
-    activity_code: str = Field(pattern=r"^\d{2}\.\d{2}$", description="OKED-style sector")
-    region: str = Field(min_length=1)
-    address_id: str = Field(min_length=1)
-    director_id: str = Field(min_length=1)
+    firm_id: str = Field(pattern=FIRM_ID_PATTERN, description="12-digit BIN",
+                         examples=["180140000008"])  # fmt: skip
+    registered_at: Moment = Field(description="when the firm was registered, with its offset",
+                                  examples=["2018-03-14T00:00:00+05:00"])  # fmt: skip
+    activity_code: str = Field(pattern=r"^\d{2}\.\d{2}$", description="OKED-style sector",
+                               examples=["46.69"])  # fmt: skip
+    region: str = Field(min_length=1, max_length=64, description="region of registration",
+                        examples=["almaty_city"])  # fmt: skip
+    address_id: str = Field(min_length=1, max_length=64, examples=["A00000042"],
+                            description="registered address, an id")  # fmt: skip
+    director_id: str = Field(min_length=1, max_length=64, examples=["P00000042"],
+                             description="the director, an id")  # fmt: skip
     founder_country: CountryCode
 
 
 class Outcome(_Record):
     """The result of inspecting one item line."""
 
-    document_id: DocumentId
-    item_no: int = Field(ge=1, le=999)
-    selected_by: SelectedBy
-    inspected_at: AwareDatetime
-    recorded_at: AwareDatetime
-    violation_found: StrictBool  # true or false, never "yes", 1 or "false"
+    document_id: Annotated[DocumentId, Field(description="the scored document inspected")]
+    item_no: ItemNo = Field(description="the line inspected", examples=[1])
+    selected_by: SelectedBy = Field(description="why it was inspected", examples=["rule"])
+    inspected_at: Moment = Field(description="when it was inspected",
+                                        examples=["2025-01-06T10:00:00+05:00"])  # fmt: skip
+    recorded_at: Moment = Field(
+        description="when the result was recorded; it counts in features from then on",
+        examples=["2025-01-20T16:30:00+05:00"],
+    )
+    violation_found: StrictBool = Field(
+        examples=[True], description="whether the inspection found a violation (true or false)"
+    )
     finding: str | None = Field(
         default=None,
         pattern=FINDING_PATTERN,
-        description="what was found: one of the typologies or the inspector's own word",
+        description="what was found: one of the typologies or the inspector's own word; "
+        "given only when violation_found is true",
+        examples=["layered_resale"],
     )
 
     @model_validator(mode="after")

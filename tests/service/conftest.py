@@ -16,7 +16,8 @@ from riskscore.data import World, load_world
 from riskscore.model import RiskModel
 from riskscore.schema import document_from_rows
 from riskscore.service import create_app
-from riskscore.store import SqliteStore, load_history
+from riskscore.service.auth import Role, new_key
+from riskscore.store import SqliteStore, Store, load_history
 from riskscore.training.pipeline import TrainingResult
 
 CUT = pd.Timestamp("2024-06-03", tz="UTC")
@@ -56,9 +57,22 @@ def store(warm_state: Path, tmp_path: Path) -> Iterator[SqliteStore]:
     opened.close()
 
 
+def bearer(store: Store, caller: str, *roles: Role) -> dict[str, str]:
+    """The Authorization header of a new key of `caller` with `roles`, stored in `store`."""
+    made = new_key(caller, list(roles))
+    store.add_key(made.record)
+    return {"Authorization": f"Bearer {made.key}"}
+
+
 @pytest.fixture
-def client(store: SqliteStore, model: RiskModel, tmp_path: Path) -> Iterator[TestClient]:
-    """The app over the `store`."""
-    settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "models", random_share=0.0)
-    with TestClient(create_app(settings, model=model, store=store)) as test_client:
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, models_dir=tmp_path / "models", random_share=0.0)
+
+
+@pytest.fixture
+def client(store: SqliteStore, model: RiskModel, settings: Settings) -> Iterator[TestClient]:
+    """The app over the `store`, called by a system with every role but admin."""
+    headers = bearer(store, "customs-test", Role.SCORE, Role.OUTCOMES, Role.REGISTER, Role.READ)
+    app = create_app(settings, model=model, store=store)
+    with TestClient(app, headers=headers) as test_client:
         yield test_client

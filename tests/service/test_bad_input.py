@@ -74,11 +74,11 @@ def test_bad_documents_get_422_problem_details(
     assert store.count("lines") == before
 
 
-def test_malformed_json_is_a_problem_too(client: TestClient) -> None:
+def test_malformed_json_is_a_400_problem(client: TestClient) -> None:
     response = client.post(
         "/v1/score", content=b'{"document_id": ', headers={"content-type": "application/json"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
 
 

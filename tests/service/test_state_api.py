@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -69,6 +69,20 @@ def test_an_outcome_sent_twice_counts_once_and_a_changed_one_conflicts(
     changed = outcome | {"violation_found": False, "finding": None}
     assert client.post("/v1/outcomes", json={"outcomes": [changed]}).status_code == 409
     assert store.count("outcomes") == before + 1
+
+
+def test_outcomes_of_one_batch_may_carry_different_offsets(
+    client: TestClient, store: Store, good: dict[str, Any]
+) -> None:
+    client.post("/v1/score", json=good)
+    before = store.count("outcomes")
+    issued = datetime.fromisoformat(good["issued_at"]).astimezone(UTC)
+    first = _outcome(good, inspected_at=(issued + timedelta(days=1)).isoformat())
+    second = _outcome(good, inspected_at=(issued + timedelta(days=2)).astimezone(
+        timezone(timedelta(hours=5))).isoformat())  # fmt: skip
+    response = client.post("/v1/outcomes", json={"outcomes": [first, second]})
+    assert response.status_code == 200, response.text
+    assert store.count("outcomes") == before + 2
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,9 @@ def history(world: World, until: pd.Timestamp = CUT) -> World:
     return World(d[d["issued_at"] < until], world.firms, o[o["recorded_at"] < until])
 
 
-def score(store: Store, lines: pd.DataFrame, stats: FeatureStats) -> np.ndarray | None:
+def score(
+    store: Store, lines: pd.DataFrame, stats: FeatureStats, caller: str = ""
+) -> np.ndarray | None:
     """Score one document as the service does, without a model: the features served (None
     when the store already answered it)."""
     document = document_from_rows(lines)
@@ -85,6 +87,6 @@ def score(store: Store, lines: pd.DataFrame, stats: FeatureStats) -> np.ndarray 
         matrix, stored = feature_columns(new, stats, lookup.register, None, None, lookup.past)
         vectors = json.dumps([[None if v != v else v for v in row] for row in matrix.tolist()])
         body = json.dumps({"request_id": uuid.uuid4().hex})  # each scoring answers its own
-        answer = Answer(document.document_id, body, vectors, content_hash(document), False)
+        answer = Answer(document.document_id, body, vectors, content_hash(document), False, caller)
         scoring.write(rows, stored, answer)
     return matrix

@@ -16,6 +16,10 @@ app = typer.Typer(
 )
 state_app = typer.Typer(help="The online state the service reads and writes.", no_args_is_help=True)
 app.add_typer(state_app, name="state")
+keys_app = typer.Typer(
+    help="API keys of the calling systems, and the random draw's secret.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -2,44 +2,67 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from riskscore import __version__, registry
+from riskscore import __version__
 from riskscore.config import Settings
+from riskscore.errors import RegistryError
 from riskscore.model import RiskModel
 from riskscore.service import problems
+from riskscore.service.access import Access, Templates
+from riskscore.service.auth import Authenticate, Keyring
+from riskscore.service.logs import Proxies
+from riskscore.service.metrics import Metrics, process_died
+from riskscore.service.reload import RegistrySource, Reloader, Source, stop
 from riskscore.service.routes import router
 from riskscore.service.runtime import ModelRuntime
 from riskscore.service.scoring import Scorer
+from riskscore.service.shedding import Shedding
 from riskscore.store import Store, open_store
+from riskscore.store.base import TABLES
 
 
 def create_app(
     settings: Settings | None = None,
     model: RiskModel | None = None,
     store: Store | None = None,
+    source: Source | None = None,
 ) -> FastAPI:
     """Build the app. Tests pass `model` and `store`; otherwise the champion is loaded from
-    the registry and the store opened from `settings.store_url` at start-up."""
+    `source` (the registry by default) and the store opened from `settings.store_url` at
+    start-up. A model from a source is followed: reloaded when its alias moves."""
     settings = settings or Settings()
+    metrics = Metrics()
+    if model is None:
+        source = source or RegistrySource(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = ModelRuntime(model or _champion(settings), settings.model_name,
+        runtime = ModelRuntime(model or _champion(settings, source), settings.model_name,
                                settings.model_alias)  # fmt: skip
+        runtime.smoke()
         opened = store or open_store(settings.store_url, settings.late_horizon_days)
-        app.state.settings = settings
         try:
-            app.state.scorer = Scorer(runtime, opened, settings)
+            scorer = Scorer(runtime, opened, settings)
         except Exception:
             if store is None:
                 opened.close()
             raise
+        app.state.settings, app.state.scorer, app.state.metrics = settings, scorer, metrics
+        app.state.keyring = Keyring(opened, settings.key_cache_seconds)
+        reloader = None if source is None else Reloader(scorer, source, settings, metrics)
+        app.state.reloader = reloader
+        metrics.serving(tuple(runtime.identity))
         if store is None:
             opened.housekeeping()
         # Everything loaded so far (the model, MLflow's modules, the state's mirror) lives as
@@ -47,29 +70,67 @@ def create_app(
         # collection walks all of it and stalls one request for ~150 ms.
         gc.collect()
         gc.freeze()
+        every = settings.reload_every_seconds
+        task = asyncio.create_task(reloader.run(every)) if reloader and every > 0 else None
         yield
+        await stop(task)
         if store is None:
             opened.close()
+        process_died(os.getpid())
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="riskscore",
         version=__version__,
         summary="Re-export risk scores for Kazakhstan customs and tax documents",
+        description=_DESCRIPTION,
         lifespan=lifespan,
     )
     app.include_router(router)
     problems.install(app)
+    app.add_route("/metrics", metrics.endpoint(lambda: _sizes(app)), include_in_schema=False)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    templates = Templates([*app.routes, *router.routes])
+    # Innermost first: the body limit, then the key, then shedding, then the access log.
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Authenticate, keyring=lambda: app.state.keyring)
+    app.add_middleware(Shedding, most=settings.max_in_flight,
+                       retry_after=settings.retry_after_seconds, metrics=metrics,
+                       templates=templates)  # fmt: skip
+    app.add_middleware(Access, metrics=metrics, proxies=Proxies(settings.trusted_proxies),
+                       templates=templates)  # fmt: skip
     return app
 
 
-def _champion(settings: Settings) -> RiskModel:
-    client = registry.connect(settings.models_dir, create=False)
-    hint = "train and promote first"
-    registered = registry.require(client, settings.model_name, settings.model_alias, hint)
-    model = registry.load_model(registered)
-    model.metadata["alias"] = settings.model_alias
-    return model
+_DESCRIPTION = """Scores customs declarations (DT), accompanying invoices (SNT) and e-invoices
+(ESF) for the risk that they belong to a chain re-exporting sanctioned goods.
+
+Every operation but the health checks, `/metrics` and these docs needs an API key
+(`riskscore keys add`), sent as `Authorization: Bearer KEY`; each key carries roles
+(`score`, `outcomes`, `register`, `read`, `admin`). Errors are RFC 9457 problem details that
+name each bad field and never echo the request. Every answer carries `X-Request-ID` (the
+caller's, when it sends a short plain one)."""
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                             description=app.description, routes=app.routes)  # fmt: skip
+        app.openapi_schema = problems.tidy(schema)
+    return app.openapi_schema
+
+
+def _champion(settings: Settings, source: Source | None) -> RiskModel:
+    assert source is not None
+    registered = source.resolve()
+    if registered is None:
+        alias = f"{settings.model_name}@{settings.model_alias}"
+        raise RegistryError(f"no {alias} in the registry: train and promote first")
+    return source.load(registered)
+
+
+def _sizes(app: FastAPI) -> dict[str, int]:
+    store: Store = app.state.scorer.store
+    return {table: store.count(table) for table in TABLES}
 
 
 class BodyLimit:
@@ -102,7 +163,9 @@ class BodyLimit:
         replay = iter(messages)
 
         async def replayed() -> Message:
-            return next(replay, {"type": "http.disconnect"})
+            # After the body, wait for what the server says next (a disconnect): a streamed
+            # answer (a static file) listens for it and stops when it arrives.
+            return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
 

@@ -7,6 +7,8 @@ was trained on the features this code computes and builds every lookup it needs 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -31,11 +33,14 @@ _VOCABULARY_OF = {
 
 
 class Identity(NamedTuple):
-    """Which model answers: registered name, version and the alias it was loaded by."""
+    """Which model answers: registered name, version, the alias it was loaded by, the run that
+    trained it and a fingerprint of its content."""
 
     name: str
     version: str
     alias: str
+    run_id: str = ""
+    fingerprint: str = ""
 
 
 class ModelRuntime:
@@ -58,11 +63,29 @@ class ModelRuntime:
             str(meta.get("name", name)),
             str(meta.get("version", "unregistered")),
             str(meta.get("alias", alias)),
+            str(meta.get("run_id", "")),
+            fingerprint(model),
         )
         vocabularies = model.stats.vocabularies
         self._categories = {name: list(vocabularies[name]) for name in model.categorical
                             if name in vocabularies}  # fmt: skip
         self._known = {name: frozenset(values) for name, values in vocabularies.items()}
+
+    def smoke(self) -> None:
+        """Score and explain one line of unknown values, as a served request would: a model
+        that cannot is refused before it serves (`ModelMismatchError`)."""
+        row = np.full((1, len(self.model.feature_names)), np.nan)
+        try:
+            scores = self.score(row)
+            self.reasons(row)
+            self.channel(float(scores[0]))
+        except Exception as error:
+            raise ModelMismatchError(f"model {self.identity.name} version "
+                                     f"{self.identity.version} cannot score: "
+                                     f"{type(error).__name__}") from error  # fmt: skip
+        if scores.shape != (1,) or not 0.0 <= float(scores[0]) <= 1.0:
+            raise ModelMismatchError(f"model {self.identity.name} version "
+                                     f"{self.identity.version} scores outside [0, 1]")  # fmt: skip
 
     def score(self, features: np.ndarray) -> np.ndarray:
         return self.model.score(features)
@@ -146,6 +169,14 @@ class ModelRuntime:
             if name in self._known and key not in self._known[name]:
                 found.append(UnknownCode(field=field, value=value, reason=_why(name, value)))
         return found
+
+
+def fingerprint(model: RiskModel) -> str:
+    """SHA-256 of what decides a model's answers: booster, statistics, thresholds, features."""
+    digest = hashlib.sha256(model.booster.model_to_string().encode())
+    for part in (model.stats.to_dict(), model.thresholds, list(model.feature_names)):
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 def _why(name: str, value: str) -> str:

@@ -8,7 +8,6 @@ pipeline computes over what the state held (the parity tests hold it to that).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
@@ -26,17 +25,22 @@ from riskscore.features.lines import prepare
 from riskscore.schema import Document, Firm, Outcome, content_hash, document_rows
 from riskscore.service.rules import rules_triggered
 from riskscore.service.runtime import ModelRuntime
-from riskscore.service.schemas import ItemScore, ScoreResponse
+from riskscore.service.schemas import Channel, ItemScore, ScoreResponse
+from riskscore.service.selection import RandomSelection
 from riskscore.store import Answer, Lookup, Store
 
 _CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of this clock a caller's clock may run
 
 
 class Scored(NamedTuple):
-    """A served answer and where its time went."""
+    """A served answer, where its time went and what it decided (for logs and metrics)."""
 
     body: str  # the answer as JSON
     stages: dict[str, float]  # milliseconds per stage, in order (for Server-Timing)
+    channel: str
+    drawn: bool  # sent red at random
+    model_version: str
+    new: bool  # False when the stored answer of an earlier request came back
 
 
 class Scorer:
@@ -48,14 +52,18 @@ class Scorer:
             raise ConfigError(f"the model was trained on a dataset of home country {model}, "
                               f"the online state holds one of {state}")  # fmt: skip
         self.runtime, self.store, self.settings = runtime, store, settings
+        self.selection = RandomSelection.of(settings)
 
-    def score(self, document: Document) -> Scored:
+    def score(self, document: Document, caller: str = "", request_id: str = "") -> Scored:
         """Score a document, or answer what was stored for it if it was scored before (the
-        same content again; other content under the same id is a DocumentConflictError)."""
-        clock = _Stages()
+        same content again; other content under the same id is a DocumentConflictError).
+
+        One model runtime serves the whole request, even if a reload swaps it meanwhile.
+        """
+        clock, runtime = _Stages(), self.runtime
         digest = content_hash(document)
         rows = document_rows(document)
-        extras = self.runtime.extra_columns(document, rows)
+        extras = runtime.extra_columns(document, rows)
         cols = columns_of_rows(rows) | extras
         new = cols | prepare(cols)
         with self.store.scoring(document.document_id, _parties(new)) as scoring:
@@ -65,40 +73,52 @@ class Scorer:
                     raise DocumentConflictError(
                         "this document_id was answered for a document of other content"
                     )
-                return Scored(stored.body, clock.lap("stored"))
+                return _stored(stored.body, clock.lap("stored"))
             clock.lap("frame")
             lookup = scoring.past(new)
             clock.lap("history")
-            features, stored_columns = self.features(new, lookup)
+            features, stored_columns = self.features(new, lookup, runtime)
             clock.lap("features")
             late = lookup.beyond_horizon
-            body, vectors = self._answer(document, new, features, clock, late)
+            answer, vectors = self._answer(document, new, features, runtime, clock, late)
+            answer.request_id = request_id or uuid.uuid4().hex
+            body = answer.model_dump_json()
+            clock.lap("json")
             scoring.write(rows, stored_columns, Answer(document.document_id, body, vectors,
-                                                       digest, late))  # fmt: skip
-        return Scored(body, clock.lap("state_write"))
+                                                       digest, late, caller))  # fmt: skip
+        spent = clock.lap("state_write")
+        return Scored(body, spent, answer.channel, answer.selected_at_random,
+                      answer.model_version, new=True)  # fmt: skip
 
-    def features(self, new: Columns, lookup: Lookup) -> FeatureMatrix:
+    def features(
+        self, new: Columns, lookup: Lookup, runtime: ModelRuntime | None = None
+    ) -> FeatureMatrix:
         """Features of the new document's lines (and what the chain pass made of them) from
         what the state keeps of their past."""
-        stats = self.runtime.model.stats
+        stats = (runtime or self.runtime).model.stats
         return feature_columns(new, stats, lookup.register, None, None, lookup.past)
 
     def _answer(
-        self, document: Document, new: Columns, features: np.ndarray, clock: _Stages, late: bool
-    ) -> tuple[str, str]:
-        """The answer as JSON, and the feature vectors as stored (JSON)."""
-        runtime = self.runtime
+        self,
+        document: Document,
+        new: Columns,
+        features: np.ndarray,
+        runtime: ModelRuntime,
+        clock: _Stages,
+        late: bool,
+    ) -> tuple[ScoreResponse, str]:
+        """The answer, and the feature vectors as stored (JSON)."""
         names = runtime.model.feature_names
         scores = runtime.score(features)
         clock.lap("lightgbm")
         top = float(scores.max())
-        random = _at_random(document.document_id, self.settings.random_share)
-        channel = "red" if random else runtime.channel(top)
+        random = self.selection.drawn(document.document_id)
+        channel = Channel.RED if random else Channel(runtime.channel(top))
         reasons = runtime.reasons(features) if channel != "green" else [[] for _ in scores]
         clock.lap("reasons")
         answer = ScoreResponse(
             document_id=document.document_id,
-            request_id=uuid.uuid4().hex,
+            request_id="",
             score=top,
             channel=channel,
             selected_at_random=random,
@@ -114,10 +134,8 @@ class Scorer:
             model_alias=runtime.identity.alias,
             scored_at=datetime.now(UTC),
         )
-        body = answer.model_dump_json()
-        clock.lap("json")
         vectors = json.dumps([[None if v != v else v for v in row] for row in features.tolist()])
-        return body, vectors
+        return answer, vectors
 
     def register_firms(self, firms: list[Firm]) -> int:
         """Insert or update register entries: documents scored after see them."""
@@ -136,6 +154,8 @@ class Scorer:
         if future:
             raise InvalidOutcomeError(future)
         frame = pd.DataFrame([o.model_dump() for o in outcomes])
+        for moment in ("inspected_at", "recorded_at"):  # offsets may differ between outcomes
+            frame[moment] = pd.to_datetime(frame[moment], utc=True)
         frame["finding"] = frame["finding"].map(lambda f: None if f is None else str(f))
         frame["selected_by"] = frame["selected_by"].map(str)
         self.store.add_outcomes(frame)
@@ -163,8 +183,8 @@ class _Stages:
         return self.spent
 
 
-def _at_random(document_id: str, share: float) -> bool:
-    """Whether this document is one of the `share` sent red at random; the same id always
-    gives the same answer, so a repeated document is not re-drawn."""
-    digest = hashlib.sha256(document_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+def _stored(body: str, stages: dict[str, float]) -> Scored:
+    """A stored answer as sent again, with what it decided."""
+    decided = json.loads(body)
+    return Scored(body, stages, decided["channel"], decided["selected_at_random"],
+                  decided["model_version"], new=False)  # fmt: skip

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from riskscore.errors import ConfigError
-from riskscore.store.base import Answer, Answered, Lookup, Scoring, Store
+from riskscore.store.base import Answer, Answered, ApiKey, Lookup, Scoring, Store
 from riskscore.store.export import export_state
 from riskscore.store.load import load_history
 from riskscore.store.sqlite import SqliteStore
@@ -23,6 +23,7 @@ from riskscore.store.sqlite import SqliteStore
 __all__ = [
     "Answer",
     "Answered",
+    "ApiKey",
     "Lookup",
     "Scoring",
     "SqliteStore",

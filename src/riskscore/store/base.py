@@ -35,6 +35,7 @@ class Answer(NamedTuple):
     features: str  # the feature vectors served, one per line (JSON), for audits and parity
     content_hash: str  # `schema.content_hash` of the document answered
     late: bool  # issued before its parties' latest stored documents by more than the horizon
+    caller: str = ""  # the calling system that sent the document ("" when unauthenticated)
 
 
 class Answered(NamedTuple):
@@ -51,6 +52,22 @@ class Lookup(NamedTuple):
     register: RegisterAnswers  # the register entries of the firms it names
     late: int | None  # seconds before its parties' latest stored document (None: in order)
     beyond_horizon: bool  # too late to correct the state: answered, left for the batch
+
+
+class ApiKey(NamedTuple):
+    """What is stored of an API key: never the key itself, only its SHA-256."""
+
+    key_id: str  # the key's public part: names it in logs and in `riskscore keys revoke`
+    caller: str  # the calling system it belongs to
+    roles: tuple[str, ...]
+    key_hash: str  # hex SHA-256 of the whole key
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def live(self, at: datetime) -> bool:
+        """Neither revoked nor expired at `at`."""
+        return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)
 
 
 class Scoring(Protocol):
@@ -118,6 +135,28 @@ class Store(Protocol):
     def rebuild(self) -> None:
         """Compute every key's state again from the stored lines and outcomes, in one
         transaction (folds in documents answered beyond the lateness horizon)."""
+        ...
+
+    def caller_of(self, document_id: str) -> str | None:
+        """The calling system that sent a scored document ("" if none was named), or None
+        when the document was never scored."""
+        ...
+
+    def add_key(self, key: ApiKey, most_live: int = 2) -> None:
+        """Store a new API key. Refused (`ApiKeyError`, nothing stored) when its id exists or
+        its caller already has `most_live` live keys (two while a caller rotates)."""
+        ...
+
+    def key(self, key_id: str) -> ApiKey | None:
+        """The stored key of that id, live or not."""
+        ...
+
+    def api_keys(self) -> list[ApiKey]:
+        """Every stored key, oldest first."""
+        ...
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        """Mark a key revoked from `at` on; False when no key of that id is live at `at`."""
         ...
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:

@@ -8,7 +8,8 @@ encoded here, so every backend stores the same values.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 from riskscore.features import STORED
 from riskscore.features.columns import Columns, micros_of
 from riskscore.schema import DOCUMENT_COLUMNS, EXTRA_PREFIX, extra_columns
+from riskscore.store.base import ApiKey
 
 TIMES = frozenset({"issued_at", "registered_at", "inspected_at", "recorded_at"})
 _WHOLE = frozenset({"item_no", "linked_item_no"})
@@ -103,3 +105,21 @@ def line_row(row: Mapping[str, Any], stored: Columns, i: int) -> tuple[object, .
     extra = row.get(EXTRA) or {}
     values.append(json.dumps(extra) if extra else None)
     return tuple(values)
+
+
+def key_row(key: ApiKey) -> tuple[Any, ...]:
+    """An API key as stored: roles as JSON text, times as microseconds (None stays None)."""
+    times = (None if t is None else micros_of(t) for t in key[4:])
+    return (key.key_id, key.caller, json.dumps(list(key.roles)), key.key_hash, *times)
+
+
+def key_of(row: Sequence[Any]) -> ApiKey:
+    """The inverse of `key_row`."""
+    created, expires, revoked = (None if t is None else _EPOCH + timedelta(microseconds=int(t))
+                                 for t in row[4:7])  # fmt: skip
+    assert created is not None
+    return ApiKey(str(row[0]), str(row[1]), tuple(json.loads(row[2])), str(row[3]), created,
+                  expires, revoked)  # fmt: skip
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -14,14 +14,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskscore.errors import DocumentConflictError, InvalidOutcomeError, UnknownDocumentError
+from riskscore.errors import (
+    ApiKeyError,
+    InvalidOutcomeError,
+    OutcomeConflictError,
+    UnknownDocumentError,
+)
 from riskscore.features import AGGREGATIONS, STORED, outcome_columns, prepare_inputs
 from riskscore.features.aggregates import First
 from riskscore.features.columns import Columns, columns_of, columns_of_rows, micros_of
 from riskscore.features.inputs import Inputs
 from riskscore.reference import HOME_COUNTRY
 from riskscore.schema import DOCUMENT_COLUMNS, FIRM_COLUMNS, NULLABLE, OUTCOME_COLUMNS
-from riskscore.store.base import Answer, Answered, Lookup, Progress
+from riskscore.store.base import Answer, Answered, ApiKey, Lookup, Progress
 from riskscore.store.codec import (
     EXTRA,
     LINE_COLUMNS,
@@ -29,6 +34,8 @@ from riskscore.store.codec import (
     TIMES,
     extras_frame,
     frame_rows,
+    key_of,
+    key_row,
     line_row,
 )
 from riskscore.store.sql import Sql
@@ -36,6 +43,7 @@ from riskscore.store.state import DERIVED_TABLES, Read, State
 
 DEFAULT_HORIZON = 7 * 86_400  # seconds: how late a document may be and still correct the state
 _WRITTEN_LINE = (*STORED_LINE, "received_at")
+_KEY = "key_id, caller, roles, key_hash, created_at, expires_at, revoked_at"
 
 
 def _now_us() -> int:
@@ -119,7 +127,7 @@ class Online:
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
         """Outcomes of stored lines: recorded, and counted from when they were recorded. An
         outcome sent again (same line and inspection time) changes nothing; one that says
-        something else of the same inspection is a DocumentConflictError."""
+        something else of the same inspection is an OutcomeConflictError."""
         rows = frame_rows(outcomes, OUTCOME_COLUMNS)
         missing, problems, conflicts = [], [], []
         for i, row in enumerate(rows):
@@ -140,8 +148,8 @@ class Online:
         if problems:
             raise InvalidOutcomeError(problems)
         if conflicts:
-            raise DocumentConflictError(f"{len(conflicts)} outcome(s) say something else of an "
-                                        "inspection already recorded")  # fmt: skip
+            raise OutcomeConflictError(f"{len(conflicts)} outcome(s) say something else of an "
+                                       "inspection already recorded")  # fmt: skip
         self._insert_outcomes(outcomes, _now_us())
         self.state.begin()
         self.state.record(self._outcome_inputs(outcomes), _from_outcomes())
@@ -196,6 +204,39 @@ class Online:
                             "IN (SELECT document_id FROM lines WHERE issued_at >= ?) "
                             "ORDER BY served", (_micros(since),))  # fmt: skip
         return pd.DataFrame(rows, columns=["document_id", "body", "features"])
+
+    # --- callers --------------------------------------------------------------------------
+
+    def add_key(self, key: ApiKey, most_live: int) -> None:
+        """Store a new API key (`Store.add_key`), inside the caller's transaction."""
+        if self.key(key.key_id) is not None:
+            raise ApiKeyError(f"a key with id {key.key_id} exists already")
+        rows = self.sql.all(f"SELECT {_KEY} FROM api_keys WHERE caller = ?", (key.caller,))
+        live = sum(key_of(row).live(key.created_at) for row in rows)
+        if live >= most_live:
+            raise ApiKeyError(f"{key.caller} has {live} live keys already (at most "
+                              f"{most_live}): revoke one first")  # fmt: skip
+        self.sql.run(f"INSERT INTO api_keys ({_KEY}) VALUES (?, ?, ?, ?, ?, ?, ?)", key_row(key))
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        found = self.key(key_id)
+        if found is None or not found.live(at):
+            return False
+        self.sql.run("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?",
+                     (micros_of(at), key_id))  # fmt: skip
+        return True
+
+    def key(self, key_id: str) -> ApiKey | None:
+        row = self.sql.one(f"SELECT {_KEY} FROM api_keys WHERE key_id = ?", (key_id,))
+        return None if row is None else key_of(row)
+
+    def api_keys(self) -> list[ApiKey]:
+        rows = self.sql.all(f"SELECT {_KEY} FROM api_keys ORDER BY created_at, key_id")
+        return [key_of(row) for row in rows]
+
+    def caller_of(self, document_id: str) -> str | None:
+        row = self.sql.one("SELECT caller FROM answers WHERE document_id = ?", (document_id,))
+        return None if row is None else str(row[0])
 
     def parties_of(self, documents: set[str]) -> set[str]:
         """The consignors and consignees of stored documents (whose state their outcomes
@@ -281,8 +322,9 @@ class Scoring:
                 self.online.state.write(written, self._read)
         row = sql.one(_NEXT_SERVED[sql.dialect])
         served = int(row[0]) if row and row[0] is not None else 1
-        sql.run("INSERT INTO answers (document_id, body, features, content_hash, late, served) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (*answer[:4], int(answer.late), served))  # fmt: skip
+        sql.run("INSERT INTO answers (document_id, body, features, content_hash, late, served, "
+                "caller) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*answer[:4], int(answer.late), served, answer.caller))  # fmt: skip
 
 
 def _written(rows: list[dict[str, Any]], stored: Columns, home: str) -> Inputs:

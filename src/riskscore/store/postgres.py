@@ -31,7 +31,7 @@ from psycopg_pool import ConnectionPool
 
 from riskscore.errors import StateError
 from riskscore.reference import HOME_COUNTRY
-from riskscore.store.base import TABLES, Answered, Progress
+from riskscore.store.base import TABLES, Answered, ApiKey, Progress
 from riskscore.store.online import DEFAULT_HORIZON, Online
 from riskscore.store.sql import Sql
 
@@ -97,6 +97,13 @@ CREATE INDEX answers_served_order ON answers (served)
     4: """
 ALTER TABLE lines ADD COLUMN extra TEXT;
 CREATE TABLE state_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)
+""",
+    5: """
+ALTER TABLE answers ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, caller TEXT NOT NULL, roles TEXT NOT NULL,
+                       key_hash TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT,
+                       revoked_at BIGINT);
+CREATE INDEX api_keys_caller ON api_keys (caller)
 """,
 }
 VERSION = max(MIGRATIONS)
@@ -206,6 +213,27 @@ class PostgresStore:
     def frame(self, table: str) -> pd.DataFrame:
         with self._transaction() as online:
             return online.frame(table)
+
+    def add_key(self, key: ApiKey, most_live: int = 2) -> None:
+        with self._transaction() as online:
+            online.sql.run("SELECT pg_advisory_xact_lock(?)", (_lock_id(f"caller:{key.caller}"),))
+            online.add_key(key, most_live)
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        with self._transaction() as online:
+            return online.revoke_key(key_id, at)
+
+    def key(self, key_id: str) -> ApiKey | None:
+        with self._transaction() as online:
+            return online.key(key_id)
+
+    def api_keys(self) -> list[ApiKey]:
+        with self._transaction() as online:
+            return online.api_keys()
+
+    def caller_of(self, document_id: str) -> str | None:
+        with self._transaction() as online:
+            return online.caller_of(document_id)
 
     def home_country(self) -> str:
         return self._home

@@ -25,7 +25,7 @@ import pandas as pd
 from riskscore.errors import StateError
 from riskscore.reference import HOME_COUNTRY
 from riskscore.schema import FIRM_COLUMNS, OUTCOME_COLUMNS
-from riskscore.store.base import TABLES, Answered, Progress
+from riskscore.store.base import TABLES, Answered, ApiKey, Progress
 from riskscore.store.codec import LINE_COLUMNS
 from riskscore.store.online import DEFAULT_HORIZON, Online
 from riskscore.store.sql import Sql
@@ -91,8 +91,17 @@ CREATE INDEX answers_served ON answers (served);
 ALTER TABLE lines ADD COLUMN extra TEXT;
 CREATE TABLE state_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """,
+    # Callers who must be trusted: API keys (their SHA-256 only) and who sent each answer.
+    5: """
+ALTER TABLE answers ADD COLUMN caller TEXT NOT NULL DEFAULT '';
+CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, caller TEXT NOT NULL, roles TEXT NOT NULL,
+                       key_hash TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER,
+                       revoked_at INTEGER);
+CREATE INDEX api_keys_caller ON api_keys (caller);
+""",
 }
 VERSION = max(MIGRATIONS)
+_LOG_LIMIT = 64 * 1024 * 1024  # bytes the write-ahead log is cut back to once checkpointed
 REBUILT_AT = 2  # migrating a file with lines across this version refills the derived tables
 
 
@@ -111,6 +120,7 @@ class SqliteStore:
             self._online.at_home(self._online.home())
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA journal_size_limit={_LOG_LIMIT}")
         except (sqlite3.Error, StateError) as error:
             self._db.close()
             if isinstance(error, StateError):
@@ -130,8 +140,9 @@ class SqliteStore:
         """Copy the write-ahead log into the database from a thread of its own, every `every`
         seconds, instead of inside whichever commit fills the log (a checkpoint syncs the
         file to disk, which stalled a scoring request for ~20 ms). SQLite releases the GIL.
-        A TRUNCATE checkpoint when the log has grown keeps it from growing without bound
-        while readers come and go."""
+        Once a checkpoint has copied the whole log, the next commit starts it again from the
+        top, and `journal_size_limit` cuts the file back to 64 MB then, so the log does not
+        grow without bound (a TRUNCATE checkpoint would make writers wait for it)."""
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         stop = threading.Event()
 
@@ -141,9 +152,7 @@ class SqliteStore:
                 db.execute("PRAGMA busy_timeout=10000")
                 while not stop.wait(every):
                     try:
-                        busy, logged, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                        if not busy and logged > _TRUNCATE_PAGES:
-                            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     except sqlite3.Error as error:  # keep trying: the log must not grow forever
                         _log.warning("WAL checkpoint failed: %s", error)
             finally:
@@ -238,6 +247,23 @@ class SqliteStore:
     def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
         return self._online.export_answers(since)
 
+    def add_key(self, key: ApiKey, most_live: int = 2) -> None:
+        with self._transaction():
+            self._online.add_key(key, most_live)
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        with self._transaction():
+            return self._online.revoke_key(key_id, at)
+
+    def key(self, key_id: str) -> ApiKey | None:
+        return self._online.key(key_id)
+
+    def api_keys(self) -> list[ApiKey]:
+        return self._online.api_keys()
+
+    def caller_of(self, document_id: str) -> str | None:
+        return self._online.caller_of(document_id)
+
     def home_country(self) -> str:
         return self._online.state.home
 
@@ -245,9 +271,6 @@ class SqliteStore:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-
-
-_TRUNCATE_PAGES = 10_000  # ~40 MB of log: reset it to zero length at the next quiet moment
 
 
 def migrate(db: sqlite3.Connection, path: Path, online: Online) -> int:
