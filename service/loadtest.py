@@ -171,13 +171,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _key(state: Path) -> str:
-    """A new key with the `score` role, stored in `state`, as `riskscore keys add` makes."""
+def score_key(state_url: str) -> str:
+    """A new key with the `score` role, stored in the state at `state_url`, as `riskscore keys
+    add` makes."""
     from riskscore.service.auth import Role, new_key
-    from riskscore.store import SqliteStore
+    from riskscore.store import open_store
 
     made = new_key("loadtest", [Role.SCORE])
-    store = SqliteStore(state)
+    store = open_store(state_url)
     store.add_key(made.record)
     store.close()
     return made.key
@@ -189,7 +190,7 @@ def run(
 ) -> dict[str, object]:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(state, Path(tmp) / "state.db")
-        key = _key(Path(tmp) / "state.db")
+        key = score_key(f"sqlite:///{Path(tmp) / 'state.db'}")
         port = _free_port()
         env = os.environ | {"RISKSCORE_DATA_DIR": tmp, "RISKSCORE_MODELS_DIR": str(models),
                             "OMP_NUM_THREADS": "1", "RISKSCORE_MAX_IN_FLIGHT": str(in_flight),

@@ -41,10 +41,13 @@ import pandas as pd
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadtest import RISKSCORE, ROOT, _free_port, bodies, summarise, warm_state
+from loadtest import RISKSCORE, ROOT, _free_port, bodies, score_key, summarise, warm_state
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-_JSON = {"content-type": "application/json"}
+
+
+def _headers(key: str) -> dict[str, str]:
+    return {"content-type": "application/json", "authorization": f"Bearer {key}"}
 
 
 @contextmanager
@@ -128,18 +131,26 @@ def pairs(world: Path, count: int) -> list[tuple[bytes, bytes]]:
     return out
 
 
-async def _race(bases: list[str], work: list[tuple[bytes, bytes]], both: list[bytes]) -> list[str]:
+async def _race(
+    bases: list[str], work: list[tuple[bytes, bytes]], both: list[bytes], key: str
+) -> list[str]:
     """Send each pair's two documents at once, one to each process; then each of `both` to
     both at once. The documents answered differently by the two."""
-    async with httpx.AsyncClient(timeout=60) as client:
+    headers = _headers(key)
+    async with httpx.AsyncClient(timeout=60, headers=headers) as client:
         for first, second in work:
-            await asyncio.gather(client.post(bases[0] + "/v1/score", content=first, headers=_JSON),
-                                 client.post(bases[1] + "/v1/score", content=second,
-                                             headers=_JSON))  # fmt: skip
+            answered = await asyncio.gather(
+                client.post(bases[0] + "/v1/score", content=first),
+                client.post(bases[1] + "/v1/score", content=second),
+            )
+            for answer in answered:
+                answer.raise_for_status()
         differing = []
         for body in both:
-            sent = [client.post(b + "/v1/score", content=body, headers=_JSON) for b in bases]
-            answers = await asyncio.gather(*sent)
+            answers = await asyncio.gather(*(client.post(b + "/v1/score", content=body)
+                                             for b in bases))  # fmt: skip
+            for answer in answers:
+                answer.raise_for_status()
             if answers[0].json() != answers[1].json():
                 differing.append(json.loads(body)["document_id"])
     return differing
@@ -159,9 +170,10 @@ def race(args: argparse.Namespace) -> None:
     with schema(f"rs_race_{os.getpid()}") as url, schema(f"rs_replay_{os.getpid()}") as again:
         load_history(args.world, url)
         load_history(args.world, again)
+        key = score_key(url)
         with servers(2, url, args.models) as started:
             began = time.perf_counter()
-            twice = asyncio.run(_race([b for b, _ in started], work, both))
+            twice = asyncio.run(_race([b for b, _ in started], work, both, key))
             seconds = time.perf_counter() - began
         shared = open_store(url)
         answers = shared.frame("answers")
@@ -224,11 +236,12 @@ def load(args: argparse.Namespace) -> None:
                 else:
                     load_history(args.world, pg)
                     url = pg
+                key = score_key(url)
                 with servers(count, url, args.models) as started:
                     pids, db = [p for _, p in started], _postgres_pids()
                     cpu = (_cpu(pids), _cpu(db), resource.getrusage(resource.RUSAGE_SELF))
                     results = asyncio.run(_send_to([b for b, _ in started], payloads, args.rate,
-                                                   warmup, _send))  # fmt: skip
+                                                   key, warmup, _send))  # fmt: skip
                     after, before = resource.getrusage(resource.RUSAGE_SELF), cpu[2]
                     loader = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
                     used = (_cpu(pids) - cpu[0], _cpu(db) - cpu[1], loader)
@@ -238,13 +251,13 @@ def load(args: argparse.Namespace) -> None:
                   f"{used[0]:>7.1f} {used[1]:>7.1f} {used[2]:>8.1f}")  # type: ignore[arg-type]  # fmt: skip
 
 
-async def _send_to(bases: list[str], payloads: list[bytes], rate: float, warmup: list[bytes],
-                   send: object) -> list[dict[str, object]]:  # fmt: skip
+async def _send_to(bases: list[str], payloads: list[bytes], rate: float, key: str,
+                   warmup: list[bytes], send: object) -> list[dict[str, object]]:  # fmt: skip
     """loadtest's open loop, the requests alternating between the processes."""
     shares = [payloads[i :: len(bases)] for i in range(len(bases))]
-    parts = await asyncio.gather(*(send(base, share, rate / len(bases), 60.0, warmup)  # type: ignore[operator]
+    parts = await asyncio.gather(*(send(base, share, rate / len(bases), key, warmup)  # type: ignore[operator]
                                    for base, share in zip(bases, shares, strict=True)))  # fmt: skip
-    return [r for part in parts for r in part]
+    return [r for part in parts for r in part["scores"]]
 
 
 def main() -> None:

@@ -62,6 +62,10 @@ def measure(firms: int, folder: Path, env: dict[str, str]) -> dict[str, float]:
     d = d[d["issued_at"] >= pd.Timestamp("2024-12-01", tz="UTC")]
     bodies = [document_from_rows(x).model_dump_json() for _, x in
               list(d.groupby("document_id", sort=False))[:300]]  # fmt: skip
+    added = subprocess.run([str(RISKSCORE), "keys", "add", "bench", "--role", "score"],
+                           check=True, capture_output=True, text=True, env=env)  # fmt: skip
+    headers = {"content-type": "application/json",
+               "authorization": f"Bearer {added.stdout.strip().splitlines()[-1]}"}  # fmt: skip
     port = _free_port()
     began = time.perf_counter()
     server = subprocess.Popen([str(RISKSCORE), "serve", "--port", str(port)], env=env,
@@ -78,7 +82,7 @@ def measure(firms: int, folder: Path, env: dict[str, str]) -> dict[str, float]:
         rss_ready = _rss_mb(server.pid)
         with httpx.Client(base_url=base, timeout=60) as client:
             for body in bodies:
-                client.post("/v1/score", content=body, headers={"content-type": "application/json"})
+                client.post("/v1/score", content=body, headers=headers).raise_for_status()
         rss_after = _rss_mb(server.pid)
     finally:
         server.terminate()
