@@ -60,6 +60,8 @@ def connect(models_dir: Path, create: bool = True) -> MlflowClient:
     here too: this is the one place that does it.
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # No download progress bars in logs (a service's log is JSON lines).
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(models_dir)
     local = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
     if not create and local is not None and not local.exists():

@@ -87,8 +87,10 @@ class Reloader:
         async with self._lock:
             result = await self._check()
         self.metrics.reloads.labels(result.outcome).inc()
-        log = _log.warning if result.outcome == "refused" else _log.info
-        log("model reload: %s (%s)", result.outcome, result.detail)
+        # A check that finds the served model is routine: logged at debug, counted in metrics.
+        levels = {"refused": logging.WARNING, "loaded": logging.INFO}
+        _log.log(levels.get(result.outcome, logging.DEBUG),
+                 "model reload: %s (%s)", result.outcome, result.detail)  # fmt: skip
         return result
 
     async def _check(self) -> ReloadResult:
