@@ -170,6 +170,13 @@ class PostgresStore:
         with self._transaction() as online:
             online.load(documents, outcomes, firms, progress, home_country)
         self._home = home_country
+        self._analyze()
+
+    def _analyze(self) -> None:
+        """Statistics for the planner after a bulk write, rather than when autovacuum next
+        comes round: the first documents scored then get the plans of a known table."""
+        with self._transaction() as online:
+            online.sql.run(f"ANALYZE {', '.join(TABLES)}")
 
     def export_lines(self, since: datetime | None = None) -> pd.DataFrame:
         with self._transaction() as online:
@@ -187,6 +194,7 @@ class PostgresStore:
         with self._transaction() as online:
             online.sql.run("LOCK TABLE marks, firsts, lots, takes IN EXCLUSIVE MODE")
             online.rebuild()
+        self._analyze()
 
     def add_outcomes(self, outcomes: pd.DataFrame) -> None:
         with self._transaction() as online:
