@@ -222,8 +222,8 @@ def load(args: argparse.Namespace) -> None:
 
     payloads = bodies(args.world, "2024-01-01", args.requests)
     warmup = bodies(args.world, "2023-12-01", 50)
-    print(f"{'setup':<28} {'done/s':>7} {'ok':>6} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'cpu srv':>7} {'cpu db':>7} {'cpu load':>8}")  # fmt: skip
+    print(f"{'setup':<28} {'done/s':>7} {'ok':>6} {'shed':>5} {'errors':>6} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'cpu srv':>7} {'cpu db':>7} {'cpu load':>8}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_state = warm_state(args.world, Path(tmp), "2023-01-01", "2024-01-01")
         for name, count in (("1 process, SQLite", 1), ("1 process, PostgreSQL", 1),
@@ -246,7 +246,9 @@ def load(args: argparse.Namespace) -> None:
                     loader = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
                     used = (_cpu(pids) - cpu[0], _cpu(db) - cpu[1], loader)
             r = summarise(results, count, args.rate)
+            shed = sum(x["status"] == 503 for x in results)
             print(f"{name:<28} {float(r['throughput']):>7.1f} {int(r['ok']):>6} "  # type: ignore[arg-type]
+                  f"{shed:>5} {int(r['errors']):>6} "  # type: ignore[arg-type]
                   f"{float(r['p50_ms']):>7.1f} {float(r['p99_ms']):>7.1f} "  # type: ignore[arg-type]
                   f"{used[0]:>7.1f} {used[1]:>7.1f} {used[2]:>8.1f}")  # type: ignore[arg-type]  # fmt: skip
 

@@ -1,5 +1,7 @@
-"""Routes: parse, score, answer. Scoring is `async def`: one event-loop thread serialises
-the process's work on the online state (docs/decisions.md, "Scoring routes are async def")."""
+"""Routes: parse, score, answer. Scoring is `async def`: on a SQLite state the event loop's
+thread scores (one writer; the work is CPU under the GIL), on a PostgreSQL state a worker
+thread does, so that one document's waits on the database let others run
+(docs/decisions.md, "Scoring routes are async def")."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from riskscore import __version__
 from riskscore.errors import ConflictError, NotFoundError, RiskscoreError
@@ -38,7 +41,7 @@ from riskscore.service.schemas import (
     ScoreResponse,
     VersionInfo,
 )
-from riskscore.service.scoring import Scored
+from riskscore.service.scoring import Scored, Scorer
 
 router = APIRouter()
 _POST = responses(400, 401, 403, 405, 413, 422, 503)
@@ -55,7 +58,7 @@ async def score(
     request: Request,
 ) -> Response:
     """Score a DT, SNT or ESF; the same document_id scored again gets the same answer."""
-    scored = scorer.score(document, caller.name, request.state.request_id)
+    scored = await _scored(scorer, document, caller.name, request.state.request_id)
     _note(request, scored, metrics, document.document_id)
     timing = ", ".join(f"{stage};dur={ms:.2f}" for stage, ms in scored.stages.items())
     return Response(scored.body, media_type="application/json", headers={"Server-Timing": timing})
@@ -76,19 +79,26 @@ async def score_batch(
     for index, raw in enumerate(batch.documents):
         if index:
             await asyncio.sleep(0)
-        results.append(_one(index, raw, scorer, caller.name, f"{request.state.request_id}-{index}",
-                            metrics))  # fmt: skip
+        results.append(await _one(index, raw, scorer, caller.name,
+                                  f"{request.state.request_id}-{index}", metrics))  # fmt: skip
     return Response('{"results":[' + ",".join(results) + "]}", media_type="application/json")
 
 
-def _one(
+async def _scored(scorer: Scorer, document: Document, caller: str, request_id: str) -> Scored:
+    """Score on a worker thread where the store runs transactions in parallel, else here."""
+    if scorer.store.parallel:
+        return await run_in_threadpool(scorer.score, document, caller, request_id)
+    return scorer.score(document, caller, request_id)
+
+
+async def _one(
     index: int, raw: dict[str, Any], scorer: ScorerDep, caller: str, request_id: str,
     metrics: MetricsDep,
 ) -> str:  # fmt: skip
     """One document of a batch as its result, in JSON."""
     try:
         document = Document.model_validate(raw)
-        scored = scorer.score(document, caller, request_id)
+        scored = await _scored(scorer, document, caller, request_id)
     except ValidationError as error:
         return _failed(index, invalid(error.errors()))
     except RiskscoreError as error:

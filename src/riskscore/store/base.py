@@ -104,6 +104,10 @@ class Store(Protocol):
       outcome records when it was received.
     """
 
+    # Whether one process may run several scoring transactions at once, from threads of its
+    # own (PostgreSQL: one pooled connection each; SQLite: no, one connection, one writer).
+    parallel: bool
+
     def scoring(self, document_id: str, parties: set[str]) -> AbstractContextManager[Scoring]:
         """The transaction that reads, scores and writes one document; `parties` are the
         firms whose state it reads and writes (never a declarant who is neither subject nor

@@ -112,6 +112,8 @@ VERSION = max(MIGRATIONS)
 class PostgresStore:
     """The online state in a PostgreSQL database (or schema, by the URL's search_path)."""
 
+    parallel = True  # each scoring transaction on a pooled connection of its own
+
     def __init__(self, url: str, horizon: int = DEFAULT_HORIZON, connections: int = 4) -> None:
         try:
             self._pool = ConnectionPool(url, min_size=1, max_size=connections, open=True,

@@ -108,6 +108,8 @@ REBUILT_AT = 2  # migrating a file with lines across this version refills the de
 class SqliteStore:
     """The online state in a SQLite file. One instance per process; not thread-safe."""
 
+    parallel = False
+
     def __init__(self, path: Path, horizon: int = DEFAULT_HORIZON) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
