@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx2 as httpx
 import pandas as pd
@@ -85,21 +86,31 @@ def warm_state(world: Path, folder: Path, start: str, end: str) -> Path:
 
 class _Pool:
     """Keep-alive HTTP/1.1 connections over plain asyncio streams: a client that costs little
-    CPU, so that on a 2-core machine the server, not the load generator, is what is measured."""
+    CPU, so that on a 2-core machine the server, not the load generator, is what is measured.
+    The most recently used connection goes first; one idle for longer than the server keeps
+    it (uvicorn: 5 s) is opened again before use, as an HTTP client library would."""
+
+    IDLE = 4.0  # seconds
 
     def __init__(self, host: str, port: int, size: int) -> None:
         self.host, self.port, self.size = host, port, size
-        self._free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
-            asyncio.Queue()
-        )
+        self._free: asyncio.LifoQueue[_Connection] = asyncio.LifoQueue()
 
     async def open(self) -> None:
         for _ in range(self.size):
-            self._free.put_nowait(await asyncio.open_connection(self.host, self.port))
+            self._free.put_nowait(await self._connect())
+
+    async def _connect(self) -> _Connection:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        return _Connection(reader, writer, time.monotonic())
 
     async def request(self, method: str, path: str, body: bytes, headers: str) -> tuple[int, str]:
         """(status, Server-Timing header) of one request."""
-        reader, writer = await self._free.get()
+        connection = await self._free.get()
+        if time.monotonic() - connection.used > self.IDLE:
+            connection.writer.close()
+            connection = await self._connect()
+        reader, writer = connection.reader, connection.writer
         try:
             writer.write(f"{method} {path} HTTP/1.1\r\nhost: {self.host}\r\n{headers}"
                          f"content-length: {len(body)}\r\n\r\n".encode() + body)  # fmt: skip
@@ -108,11 +119,17 @@ class _Pool:
             await reader.readexactly(int(fields.get("content-length", "0")))
             return int(head[0].split()[1]), fields.get("server-timing", "")
         finally:
-            self._free.put_nowait((reader, writer))
+            self._free.put_nowait(_Connection(reader, writer, time.monotonic()))
 
     def close(self) -> None:
         while not self._free.empty():
-            self._free.get_nowait()[1].close()
+            self._free.get_nowait().writer.close()
+
+
+class _Connection(NamedTuple):
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    used: float  # time.monotonic() when last used
 
 
 async def _send(

@@ -265,8 +265,8 @@ class Online:
 
 # The next number in the order answers are committed in (SQLite has one writer at a time).
 _NEXT_SERVED = {
-    "sqlite": "SELECT COALESCE(MAX(served), 0) + 1 FROM answers",
-    "postgres": "SELECT nextval('answers_served')",
+    "sqlite": "(SELECT COALESCE(MAX(served), 0) + 1 FROM answers)",
+    "postgres": "nextval('answers_served')",
 }
 # What `frame` reads of each table, in which order (lines in canonical order).
 _FRAMES = {
@@ -285,6 +285,7 @@ class Scoring:
         self.online, self.document_id = online, document_id
         self._read: Read | None = None
         self._beyond = False
+        self._kept: bool | None = None  # whether its lines are kept already (asked once)
 
     def answer(self) -> Answered | None:
         return self.online.answer(self.document_id)
@@ -308,9 +309,11 @@ class Scoring:
 
     def _stored(self) -> bool:
         """Whether the document's lines are kept already (loaded with a history)."""
-        found = self.online.sql.one("SELECT 1 FROM lines WHERE document_id = ? LIMIT 1",
-                                    (self.document_id,))  # fmt: skip
-        return found is not None
+        if self._kept is None:
+            found = self.online.sql.one("SELECT 1 FROM lines WHERE document_id = ? LIMIT 1",
+                                        (self.document_id,))  # fmt: skip
+            self._kept = found is not None
+        return self._kept
 
     def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
         sql, received = self.online.sql, _now_us()
@@ -320,11 +323,9 @@ class Scoring:
             if not self._beyond and self._read is not None:
                 written = _written(rows, stored, self.online.state.home)
                 self.online.state.write(written, self._read)
-        row = sql.one(_NEXT_SERVED[sql.dialect])
-        served = int(row[0]) if row and row[0] is not None else 1
         sql.run("INSERT INTO answers (document_id, body, features, content_hash, late, served, "
-                "caller) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (*answer[:4], int(answer.late), served, answer.caller))  # fmt: skip
+                f"caller) VALUES (?, ?, ?, ?, ?, {_NEXT_SERVED[sql.dialect]}, ?)",
+                (*answer[:4], int(answer.late), answer.caller))  # fmt: skip
 
 
 def _written(rows: list[dict[str, Any]], stored: Columns, home: str) -> Inputs:
