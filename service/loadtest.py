@@ -4,6 +4,8 @@
     .venv/bin/python service/loadtest.py --rate 600 --requests 6000 --workers 1   # overload
     .venv/bin/python service/loadtest.py --auth-cost                               # µs per key
     .venv/bin/python service/loadtest.py --outcome-cost                            # ms per batch
+    .venv/bin/python service/loadtest.py --audit-cost               # audit and shadow, in process
+    RISKSCORE_SHADOW_ALIAS=champion .venv/bin/python service/loadtest.py --workers 1  # shadowed
 
 Needs `make model` first (the demo world in data/world and a champion under models/).
 For each worker count it: copies a state warmed with one year of the demo world (2023),
@@ -298,6 +300,60 @@ def auth_cost(calls: int = 100_000) -> None:
         store.close()
 
 
+def audit_cost(world: Path, models: Path, count: int = 1_200) -> None:
+    """Milliseconds the audit record and the shadow score add to a document scored in
+    process (no HTTP) on a SQLite state warmed with 2023: documents of 2024 in time order, in
+    blocks of 50 that take turns between plain, audited and audited + shadowed scoring (the
+    challenger being the champion loaded again: the same cost as any model of its size);
+    then how fast `audit verify` reads the log."""
+    import contextlib
+
+    from riskscore import registry
+    from riskscore.config import Settings
+    from riskscore.schema import Document
+    from riskscore.service.runtime import ModelRuntime
+    from riskscore.service.scoring import Scorer
+    from riskscore.store import SqliteStore
+
+    settings = Settings(models_dir=models, random_share=0.0)
+    client = registry.connect(models, create=False)
+    champion = registry.require(client, settings.model_name, "champion", "run `make model`")
+    with tempfile.TemporaryDirectory() as tmp:
+        print("warming a state with 2023 of the demo world ...", file=sys.stderr)
+        store = SqliteStore(warm_state(world, Path(tmp), "2023-01-01", "2024-01-01"))
+        runtime = ModelRuntime(registry.load_model(champion), settings.model_name, "champion")
+        scorer = Scorer(runtime, store, settings)
+        shadow = ModelRuntime(registry.load_model(champion), settings.model_name, "challenger")
+        documents = [Document.model_validate_json(b) for b in bodies(world, "2024-01-01", count)]
+        append = scorer.chain.append
+        spent: dict[str, list[float]] = {"plain": [], "audited": [], "audited + shadow": []}
+        for block in range(0, len(documents), 50):
+            label = list(spent)[block // 50 % 3]
+            scorer.chain.append = append if label != "plain" else (lambda *a: None)  # type: ignore[method-assign]
+            scorer.shadow = shadow if label == "audited + shadow" else None
+            for document in documents[block : block + 50]:
+                began = time.perf_counter()
+                scored = scorer.score(document)
+                if scored.shadow is not None:
+                    scorer.shadow_score(scored.shadow)
+                spent[label].append((time.perf_counter() - began) * 1e3)
+        began = time.perf_counter()
+        verdict = store.verify_audit(b"")
+        verified = time.perf_counter() - began
+        with contextlib.suppress(Exception):
+            store.close()
+    base = statistics.median(spent["plain"])
+    for label, times in spent.items():
+        middle = statistics.median(times)
+        print(f"{label:>17}: {len(times)} documents, median {middle:.2f} ms "
+              f"(+{middle - base:.2f}), mean {statistics.mean(times):.2f} ms")  # fmt: skip
+    print(
+        f"audit verify: {verdict.records:,} records and {verdict.answers:,} answers in "
+        f"{verified:.2f} s ({verdict.records / verified:,.0f} records/s), "
+        f"{len(verdict.problems)} problems (the plain blocks' answers have no records)"
+    )
+
+
 def outcome_cost(world: Path) -> None:
     """Milliseconds a full outcome batch holds the event loop: parsing and checking 2,000
     outcomes, storing them; and refusing a batch of 10,000 empty ones."""
@@ -349,9 +405,14 @@ def main() -> None:
     parser.add_argument("--auth-cost", action="store_true", help="time the key check only")
     parser.add_argument("--outcome-cost", action="store_true",
                         help="time a full outcome batch only")  # fmt: skip
+    parser.add_argument("--audit-cost", action="store_true",
+                        help="time the audit record and shadow scoring only")  # fmt: skip
     args = parser.parse_args()
     if args.auth_cost:
         auth_cost()
+        return
+    if args.audit_cost:
+        audit_cost(args.world, args.models)
         return
     if args.outcome_cost:
         outcome_cost(args.world)

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     reload_every_seconds: float = Field(
         30.0, ge=0.0, description="how often each process checks the model alias (0: never)"
     )
+    degraded_answers: bool = Field(
+        True,
+        description="when the model or the state fails at request time, answer on the rules "
+        "alone, flagged degraded, instead of an error",
+    )
+    shadow_alias: str | None = Field(
+        None,
+        description="score every new document again with the model of this alias (e.g. "
+        "challenger) after answering: to the audit log and the metrics, never to the caller",
+    )
 
     @property
     def store_url(self) -> str:

@@ -1,5 +1,6 @@
 """The app over a PostgreSQL state scores on worker threads, several documents at once, and
-serves what a one-at-a-time replay in commit order serves."""
+serves what a one-at-a-time replay in commit order serves; its threads share one audit
+chain, which verifies."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ def test_documents_scored_at_once_equal_a_replay_in_commit_order(
     ):
         statuses = list(pool.map(lambda b: client.post("/v1/score", json=b).status_code, bodies))
     assert statuses == [200] * len(bodies)
+    verdict = shared.verify_audit(b"")
+    assert verdict.problems == []
+    assert (verdict.chains, verdict.records, verdict.answers) == (1, 1 + DOCUMENTS, DOCUMENTS)
     served = shared.frame("answers")
     served = served[served["document_id"].isin(ids)]
     replay = _warm(postgres.url(f"{tmp_path.name}_replay"), world)

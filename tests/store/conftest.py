@@ -17,6 +17,7 @@ from riskscore.features.columns import columns_of_rows
 from riskscore.features.lines import prepare
 from riskscore.schema import content_hash, document_from_rows, document_rows
 from riskscore.store import Answer, Store, open_store
+from riskscore.store.audit import Audited, Chain, Entry, digest
 
 from ..conftest import PostgresSchemas
 
@@ -34,12 +35,15 @@ def open_backend(
     """Opens a connection to the backend's store called `name` (created empty on first use;
     the same name again: another connection to it); everything opened is closed afterwards."""
     opened: list[Store] = []
+    urls: dict[str, str] = {}
 
     def open_one(name: str = "state") -> Store:
         if request.param == "sqlite":
             url = f"sqlite:///{tmp_path / name}.db"
         else:
-            url = postgres.url(f"{tmp_path.name}_{name}")
+            if name not in urls:
+                urls[name] = postgres.url(f"{tmp_path.name}_{name}")
+            url = urls[name]
         opened.append(open_store(url))
         return opened[-1]
 
@@ -71,10 +75,16 @@ def history(world: World, until: pd.Timestamp = CUT) -> World:
 
 
 def score(
-    store: Store, lines: pd.DataFrame, stats: FeatureStats, caller: str = ""
+    store: Store,
+    lines: pd.DataFrame,
+    stats: FeatureStats,
+    caller: str = "",
+    chain: Chain | None = None,
+    fail: bool = False,
 ) -> np.ndarray | None:
     """Score one document as the service does, without a model: the features served (None
-    when the store already answered it)."""
+    when the store already answered it); with a `chain`, its decision goes to the audit
+    log; with `fail`, the transaction fails after everything was written."""
     document = document_from_rows(lines)
     rows = document_rows(document)
     cols = columns_of_rows(rows)
@@ -88,5 +98,11 @@ def score(
         vectors = json.dumps([[None if v != v else v for v in row] for row in matrix.tolist()])
         body = json.dumps({"request_id": uuid.uuid4().hex})  # each scoring answers its own
         answer = Answer(document.document_id, body, vectors, content_hash(document), False, caller)
-        scoring.write(rows, stored, answer)
+        audit = None
+        if chain is not None:
+            record = {"answer_hash": digest(body), "content_hash": answer.content_hash}
+            audit = Audited(chain, [Entry("decision", document.document_id, record)])
+        scoring.write(rows, stored, answer, audit)
+        if fail:
+            raise RuntimeError("the scoring failed after its writes")
     return matrix

@@ -3,9 +3,9 @@
 
 Commands live by noun: `data.py` (generate, validate, describe), `model.py` (features,
 catalogue, train, promote, report), `state.py` (the online state), `keys.py` (API keys and the
-random draw's secret), `serve.py` (serve, and score a dataset offline). Each module
-registers its commands on the one app in `app.py`, and imports its heavy dependencies inside
-the command, so that `riskscore --help` stays fast.
+random draw's secret), `audit.py` (verify the audit log), `serve.py` (serve, and score a
+dataset offline). Each module registers its commands on the one app in `app.py`, and imports
+its heavy dependencies inside the command, so that `riskscore --help` stays fast.
 
 May import: anything of riskscore.
 """
@@ -17,11 +17,11 @@ import sys
 
 import typer
 
-from riskscore.cli import data, keys, model, serve, state
+from riskscore.cli import audit, data, keys, model, serve, state
 from riskscore.cli.app import app
 from riskscore.errors import RiskscoreError
 
-__all__ = ["app", "data", "keys", "main", "model", "serve", "state"]
+__all__ = ["app", "audit", "data", "keys", "main", "model", "serve", "state"]
 
 
 def main() -> None:

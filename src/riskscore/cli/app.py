@@ -20,6 +20,8 @@ keys_app = typer.Typer(
     help="API keys of the calling systems, and the random draw's secret.", no_args_is_help=True
 )
 app.add_typer(keys_app, name="keys")
+audit_app = typer.Typer(help="The audit log of decisions and outcomes.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

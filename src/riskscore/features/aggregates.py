@@ -20,6 +20,7 @@ families run one code path; the parity tests hold the two to each other.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -124,6 +125,11 @@ class Past(Protocol):
 
     def stock(self) -> list[Lot]:
         """The lots the document's sellers hold before its second, first in first out."""
+        ...
+
+    def copy(self) -> Past:
+        """The same answers with lots of its own (the chain pass takes from the lots it is
+        given), so that a second model can score from the same reads."""
         ...
 
 
@@ -252,6 +258,9 @@ class StoredPast:
 
     def stock(self) -> list[Lot]:
         return self.lots
+
+    def copy(self) -> StoredPast:
+        return StoredPast(self.runnings, self.firsts, [copy.copy(lot) for lot in self.lots])
 
 
 def count_name(aggregation: First) -> str:

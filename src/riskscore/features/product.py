@@ -25,7 +25,7 @@ SPECS: tuple[Spec, ...] = (
 
 
 @cache
-def _neighbour_codes() -> frozenset[str]:
+def neighbour_codes() -> frozenset[str]:
     catalogue = hs_catalogue()
     return frozenset(catalogue.loc[catalogue["neighbour_of_chpl"] != "", "hs6"])
 
@@ -56,5 +56,5 @@ def compute(inputs: Inputs, stats: FeatureStats) -> Columns:
     return stats.encode_all(SPECS, lines) | {
         "chpl_flag": (~np.isnan(tier)).astype(float),
         "chpl_tier_rank": tier,
-        "near_chpl_flag": isin(hs6, _neighbour_codes()).astype(float),
+        "near_chpl_flag": isin(hs6, neighbour_codes()).astype(float),
     }

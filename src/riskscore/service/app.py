@@ -37,10 +37,12 @@ def create_app(
     model: RiskModel | None = None,
     store: Store | None = None,
     source: Source | None = None,
+    shadow: RiskModel | None = None,
 ) -> FastAPI:
-    """Build the app. Tests pass `model` and `store`; otherwise the champion is loaded from
-    `source` (the registry by default) and the store opened from `settings.store_url` at
-    start-up. A model from a source is followed: reloaded when its alias moves."""
+    """Build the app. Tests pass `model` and `store` (and a `shadow` challenger); otherwise
+    the champion is loaded from `source` (the registry by default) and the store opened from
+    `settings.store_url` at start-up. A model from a source is followed: reloaded when its
+    alias moves; so is the challenger of `settings.shadow_alias`, from the registry."""
     settings = settings or Settings()
     metrics = Metrics()
     if model is None:
@@ -63,6 +65,15 @@ def create_app(
         reloader = None if source is None else Reloader(scorer, source, settings, metrics)
         app.state.reloader = reloader
         metrics.serving(tuple(runtime.identity))
+        challenger = None
+        if shadow is not None:
+            scorer.shadow = ModelRuntime(shadow, settings.model_name,
+                                         settings.shadow_alias or "challenger")  # fmt: skip
+            scorer.shadow.smoke()
+        elif settings.shadow_alias and model is None:
+            challenger = Reloader(scorer, RegistrySource(settings, settings.shadow_alias),
+                                  settings, metrics, shadow=True)  # fmt: skip
+            await challenger.check()  # a challenger that is missing or refused: no shadow
         if store is None:
             opened.housekeeping()
         # Everything loaded so far (the model, MLflow's modules, the state's mirror) lives as
@@ -71,9 +82,11 @@ def create_app(
         gc.collect()
         gc.freeze()
         every = settings.reload_every_seconds
-        task = asyncio.create_task(reloader.run(every)) if reloader and every > 0 else None
+        tasks = [asyncio.create_task(r.run(every)) for r in (reloader, challenger)
+                 if r is not None and every > 0]  # fmt: skip
         yield
-        await stop(task)
+        for task in tasks:
+            await stop(task)
         if store is None:
             opened.close()
         process_died(os.getpid())

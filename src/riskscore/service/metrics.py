@@ -60,6 +60,14 @@ class Metrics:
                            registry=r, multiprocess_mode="liveall")  # fmt: skip
         self.reloads = Counter("riskscore_model_reloads", "Reload checks, by outcome",
                                ["outcome"], registry=r)  # fmt: skip
+        self.degraded = Counter("riskscore_degraded_answers", "Answers on the rules alone "
+                                "because the model or the state failed", ["cause"],
+                                registry=r)  # fmt: skip
+        self.shadow = Counter("riskscore_shadow_documents", "Documents the challenger scored "
+                              "after the answer, by its channel and whether it agreed with the "
+                              "champion's model", ["channel", "agrees"], registry=r)  # fmt: skip
+        self.shadow_failed = Counter("riskscore_shadow_failures", "Shadow scorings that failed",
+                                     registry=r)  # fmt: skip
         self._served: tuple[str, ...] | None = None
 
     def serving(self, identity: tuple[str, ...]) -> None:
@@ -76,6 +84,10 @@ class Metrics:
             self.drawn.inc()
         for stage, ms in stages.items():
             self.stages.labels(stage).observe(ms / 1_000)
+
+    def shadowed(self, channel: str, agrees: bool) -> None:
+        """Count the challenger's decision on a document."""
+        self.shadow.labels(channel, "yes" if agrees else "no").inc()
 
     def endpoint(
         self, sizes: Callable[[], dict[str, int]], every: float = 30.0

@@ -22,7 +22,7 @@ from riskscore.errors import ConflictError, RegistryError, RiskscoreError
 from riskscore.model import RiskModel
 from riskscore.registry import Registered
 from riskscore.service.metrics import Metrics
-from riskscore.service.runtime import ModelRuntime
+from riskscore.service.runtime import Identity, ModelRuntime
 from riskscore.service.schemas import ReloadResult
 from riskscore.service.scoring import Scorer
 
@@ -40,19 +40,22 @@ class Source(Protocol):
 class RegistrySource:
     """The MLflow registry the settings name (`MLFLOW_TRACKING_URI` or `models/`)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, alias: str | None = None) -> None:
+        self.settings, self.alias = settings, alias or settings.model_alias
         self._client: registry.Client | None = None
 
     def resolve(self) -> Registered | None:
         if self._client is None:
             self._client = registry.connect(self.settings.models_dir, create=False)
-        return registry.resolve(self._client, self.settings.model_name, self.settings.model_alias)
+        return registry.resolve(self._client, self.settings.model_name, self.alias)
 
     def load(self, registered: Registered) -> RiskModel:
         model = registry.load_model(registered)
-        model.metadata["alias"] = self.settings.model_alias
+        model.metadata["alias"] = self.alias
         return model
+
+
+_NONE = Identity("", "none", "")  # what a process serves as challenger before it loads one
 
 
 class _Key(NamedTuple):
@@ -61,10 +64,20 @@ class _Key(NamedTuple):
 
 
 class Reloader:
-    """Keeps one process's scorer on the model its alias names."""
+    """Keeps one process's scorer on the model its alias names (or, with `shadow`, its
+    challenger on the model the shadow alias names)."""
 
-    def __init__(self, scorer: Scorer, source: Source, settings: Settings, metrics: Metrics):
+    def __init__(
+        self,
+        scorer: Scorer,
+        source: Source,
+        settings: Settings,
+        metrics: Metrics,
+        shadow: bool = False,
+    ) -> None:
         self.scorer, self.source, self.settings, self.metrics = scorer, source, settings, metrics
+        self.shadow = shadow
+        self.alias = (settings.shadow_alias if shadow else None) or settings.model_alias
         self._lock = asyncio.Lock()
         self._refused: _Key | None = None
 
@@ -86,16 +99,20 @@ class Reloader:
             raise ConflictError("a reload check is running already; try again shortly")
         async with self._lock:
             result = await self._check()
-        self.metrics.reloads.labels(result.outcome).inc()
+        if not self.shadow:
+            self.metrics.reloads.labels(result.outcome).inc()
         # A check that finds the served model is routine: logged at debug, counted in metrics.
         levels = {"refused": logging.WARNING, "loaded": logging.INFO}
+        what = "challenger" if self.shadow else "model"
         _log.log(levels.get(result.outcome, logging.DEBUG),
-                 "model reload: %s (%s)", result.outcome, result.detail)  # fmt: skip
+                 "%s reload: %s (%s)", what, result.outcome, result.detail)  # fmt: skip
         return result
 
     async def _check(self) -> ReloadResult:
-        settings, served = self.settings, self.scorer.runtime.identity
-        alias = f"{settings.model_name}@{settings.model_alias}"
+        settings = self.settings
+        current = self.scorer.shadow if self.shadow else self.scorer.runtime
+        served = current.identity if current is not None else _NONE
+        alias = f"{settings.model_name}@{self.alias}"
         try:
             registered = await asyncio.to_thread(self.source.resolve)
         except Exception as error:
@@ -125,14 +142,17 @@ class Reloader:
         except Exception as error:  # a broken artifact: refuse it, keep serving
             raise RiskscoreError(f"version {registered.version} cannot be loaded: "
                                  f"{type(error).__name__}") from error  # fmt: skip
-        runtime = ModelRuntime(model, self.settings.model_name, self.settings.model_alias)
+        runtime = ModelRuntime(model, self.settings.model_name, self.alias)
         runtime.smoke()
         return runtime
 
     def _swap(self, runtime: ModelRuntime) -> None:
         """Serve `runtime` from the next request on (runs on the event loop's thread)."""
-        self.scorer.runtime = runtime
-        self.metrics.serving(tuple(runtime.identity))
+        if self.shadow:
+            self.scorer.shadow = runtime
+        else:
+            self.scorer.runtime = runtime
+            self.metrics.serving(tuple(runtime.identity))
         # The new model lives as long as the process: out of the collector's sight, as at
         # start-up (docs/decisions.md, "A process that serves keeps its latency flat").
         gc.freeze()

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from riskscore import __version__
 from riskscore.errors import ConflictError, NotFoundError, RiskscoreError
 from riskscore.schema import ID_PATTERN, Document
-from riskscore.service.auth import Role
+from riskscore.service.auth import Caller, Role
 from riskscore.service.deps import (
     AdminCaller,
     AnswerCaller,
@@ -28,6 +30,7 @@ from riskscore.service.deps import (
     ScoreCaller,
     ScorerDep,
 )
+from riskscore.service.metrics import Metrics
 from riskscore.service.problems import invalid, of_error, problem, responses
 from riskscore.service.schemas import (
     MAX_BATCH,
@@ -43,6 +46,7 @@ from riskscore.service.schemas import (
 )
 from riskscore.service.scoring import Scored, Scorer
 
+_log = logging.getLogger(__name__)
 router = APIRouter()
 _POST = responses(400, 401, 403, 405, 413, 422, 503)
 _SCORE = responses(400, 401, 403, 405, 409, 413, 422, 503)  # 409: reused id, other content
@@ -58,10 +62,12 @@ async def score(
     request: Request,
 ) -> Response:
     """Score a DT, SNT or ESF; the same document_id scored again gets the same answer."""
-    scored = await _scored(scorer, document, caller.name, request.state.request_id)
+    scored = await _scored(scorer, document, caller, request.state.request_id)
     _note(request, scored, metrics, document.document_id)
     timing = ", ".join(f"{stage};dur={ms:.2f}" for stage, ms in scored.stages.items())
-    return Response(scored.body, media_type="application/json", headers={"Server-Timing": timing})
+    shadow = None if scored.shadow is None else BackgroundTask(_shadow, scorer, [scored], metrics)
+    return Response(scored.body, media_type="application/json",
+                    headers={"Server-Timing": timing}, background=shadow)  # fmt: skip
 
 
 @router.post("/v1/score/batch", response_model=BatchResponse, responses=_POST,
@@ -75,37 +81,60 @@ async def score_batch(
 ) -> Response:
     """Each document is checked and scored on its own, in the order given: one answer or one
     problem per document. Other requests are served between two documents."""
-    results = []
+    results, shadows = [], []
     for index, raw in enumerate(batch.documents):
         if index:
             await asyncio.sleep(0)
-        results.append(await _one(index, raw, scorer, caller.name,
-                                  f"{request.state.request_id}-{index}", metrics))  # fmt: skip
-    return Response('{"results":[' + ",".join(results) + "]}", media_type="application/json")
+        text, scored = await _one(index, raw, scorer, caller,
+                                  f"{request.state.request_id}-{index}", metrics)  # fmt: skip
+        results.append(text)
+        if scored is not None and scored.shadow is not None:
+            shadows.append(scored)
+    later = BackgroundTask(_shadow, scorer, shadows, metrics) if shadows else None
+    return Response('{"results":[' + ",".join(results) + "]}", media_type="application/json",
+                    background=later)  # fmt: skip
 
 
-async def _scored(scorer: Scorer, document: Document, caller: str, request_id: str) -> Scored:
+async def _scored(scorer: Scorer, document: Document, caller: Caller, request_id: str) -> Scored:
     """Score on a worker thread where the store runs transactions in parallel, else here."""
     if scorer.store.parallel:
         return await run_in_threadpool(scorer.score, document, caller, request_id)
     return scorer.score(document, caller, request_id)
 
 
+async def _shadow(scorer: Scorer, done: list[Scored], metrics: Metrics) -> None:
+    """The challenger's turn, after the answer was sent: on a worker thread where the store
+    runs transactions in parallel, else on this thread between two requests (SQLite: the one
+    connection is the event loop's). A failure is logged; the caller has its answer."""
+    for scored in done:
+        assert scored.shadow is not None
+        try:
+            if scorer.store.parallel:
+                shadowed = await run_in_threadpool(scorer.shadow_score, scored.shadow)
+            else:
+                shadowed = scorer.shadow_score(scored.shadow)
+        except Exception:
+            _log.exception("shadow scoring failed")
+            metrics.shadow_failed.inc()
+            continue
+        if shadowed is not None:
+            metrics.shadowed(shadowed.channel, shadowed.agrees)
+
+
 async def _one(
-    index: int, raw: dict[str, Any], scorer: ScorerDep, caller: str, request_id: str,
+    index: int, raw: dict[str, Any], scorer: ScorerDep, caller: Caller, request_id: str,
     metrics: MetricsDep,
-) -> str:  # fmt: skip
-    """One document of a batch as its result, in JSON."""
+) -> tuple[str, Scored | None]:  # fmt: skip
+    """One document of a batch as its result, in JSON (and what scoring it gave)."""
     try:
         document = Document.model_validate(raw)
         scored = await _scored(scorer, document, caller, request_id)
     except ValidationError as error:
-        return _failed(index, invalid(error.errors()))
+        return _failed(index, invalid(error.errors())), None
     except RiskscoreError as error:
-        return _failed(index, of_error(error))
-    if scored.new:
-        metrics.decided(scored.channel, scored.drawn, scored.stages)
-    return f'{{"index":{index},"status":200,"answer":{scored.body}}}'
+        return _failed(index, of_error(error)), None
+    _count(scored, metrics)
+    return f'{{"index":{index},"status":200,"answer":{scored.body}}}', scored
 
 
 def _failed(index: int, found: dict[str, Any]) -> str:
@@ -132,10 +161,11 @@ async def answer(
 @router.post("/v1/outcomes", response_model=OutcomeReceipt, responses=_SCORE,
              summary="Record inspection results (role: outcomes)")  # fmt: skip
 async def outcomes(
-    batch: OutcomeBatch, scorer: ScorerDep, caller: OutcomesCaller
+    batch: OutcomeBatch, scorer: ScorerDep, caller: OutcomesCaller, request: Request
 ) -> OutcomeReceipt:
     """Results of inspections of scored documents; they count from their `recorded_at` on."""
-    return OutcomeReceipt(accepted=scorer.record_outcomes(batch.outcomes))
+    accepted = scorer.record_outcomes(batch.outcomes, caller, request.state.request_id)
+    return OutcomeReceipt(accepted=accepted)
 
 
 @router.post("/v1/firms", response_model=FirmReceipt, responses=_POST,
@@ -193,5 +223,13 @@ def _note(request: Request, scored: Scored, metrics: MetricsDep, document_id: st
     state = request.state
     state.channel, state.model_version, state.document_id = (
         scored.channel, scored.model_version, document_id)  # fmt: skip
-    if scored.new:
+    _count(scored, metrics)
+
+
+def _count(scored: Scored, metrics: MetricsDep) -> None:
+    """Metrics of a new decision, or of a degraded answer."""
+    if scored.degraded is not None:
+        metrics.degraded.labels(scored.degraded).inc()
+        metrics.channels.labels(scored.channel).inc()
+    elif scored.new:
         metrics.decided(scored.channel, scored.drawn, scored.stages)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskscore.features.columns import Columns
+from riskscore.features.columns import Columns, isin
+from riskscore.features.product import chpl_tier_rank, neighbour_codes
+from riskscore.features.route import country_group_code
 
 _COALITION = 2.0
+_EAEU_PARTNER, _HUB = 1.0, 3.0
+# The rules that send a document red when the service answers on the rules alone: CHPL goods
+# leaving for Russia or another EAEU partner, where no customs border stops them.
+_RED_RULES = ("CHPL tier 1 bound for Russia", "CHPL goods bound for an EAEU partner")
 
 
 def rules_triggered(lines: Columns, features: Columns) -> list[str]:
@@ -40,3 +46,28 @@ def rules_triggered(lines: Columns, features: Columns) -> list[str]:
         ("Neighbour of a CHPL code declared", features["near_chpl_flag"] == 1.0),
     ]
     return [name for name, hit in checks if bool(np.any(hit))]
+
+
+def rules_only(lines: Columns, home: str) -> tuple[str, list[str]]:
+    """The channel and rules of a document judged on its own lines, with no model and no
+    state (a degraded answer): red for CHPL goods bound for Russia or another EAEU partner,
+    yellow for any other rule, green otherwise. Rules that need the firms register (a firm
+    registered after the invasion) cannot fire.
+
+    `lines` are the document's prepared columns (flow, countries, hs6).
+    """
+    tier = chpl_tier_rank(lines["hs6"])
+    destination = country_group_code(lines["destination_country"], home)
+    features = {
+        "chpl_tier_rank": tier,
+        "destination_eaeu_partner_flag": (destination == _EAEU_PARTNER).astype(float),
+        "dispatch_hub_flag": (country_group_code(lines["dispatch_country"], home) == _HUB).astype(
+            float
+        ),
+        "origin_group": country_group_code(lines["origin_country"], home),
+        "firm_registered_after_invasion": np.full(len(tier), np.nan),
+        "near_chpl_flag": isin(lines["hs6"], neighbour_codes()).astype(float),
+    }
+    rules = rules_triggered(lines, features)
+    channel = "red" if set(rules) & set(_RED_RULES) else "yellow" if rules else "green"
+    return channel, rules

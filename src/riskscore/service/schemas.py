@@ -54,7 +54,12 @@ class ItemScore(BaseModel):
     """The score of one line of the document."""
 
     item_no: int = Field(description="the line's item_no", examples=[1])
-    score: float = Field(ge=0, le=1, description="the line's risk score", examples=[0.6356])
+    score: float | None = Field(
+        ge=0,
+        le=1,
+        examples=[0.6356],
+        description="the line's risk score (null in a degraded answer)",
+    )
     reasons: list[Reason] = Field(description="top five pushes; given for yellow and red documents")
 
 
@@ -79,7 +84,12 @@ class ScoreResponse(BaseModel):
         "answers the original decision)",
         examples=["1d661d7255274e2497b8899940c50aef"],
     )
-    score: float = Field(ge=0, le=1, description="the highest item score", examples=[0.6356])
+    score: float | None = Field(
+        ge=0,
+        le=1,
+        examples=[0.6356],
+        description="the highest item score (null in a degraded answer: no model score)",
+    )
     channel: Channel = Field(description="green, yellow or red; red for a random draw too",
                              examples=["red"])  # fmt: skip
     selected_at_random: bool = Field(description="sent red at random to keep labels unbiased",
@@ -88,6 +98,14 @@ class ScoreResponse(BaseModel):
         False,
         description="issued before its parties' latest stored documents by more than the "
         "state's lateness horizon: scored with what is known, left for the batch to re-trace",
+        examples=[False],
+    )
+    degraded: bool = Field(
+        False,
+        description="the model or the online state failed: the channel comes from the legacy "
+        "rules and the random draw alone (CHPL goods bound for Russia or another EAEU partner "
+        "go red), and the answer is not stored, so the document is scored again when sent "
+        "again",
         examples=[False],
     )
     items: list[ItemScore] = Field(description="one per line, in the document's order")

@@ -44,17 +44,24 @@ class RandomSelection:
         the secret file; with a share above 0 and neither, a ConfigError that says what to do."""
         if settings.random_share <= 0:
             return cls(b"", 0.0)
-        if settings.random_secret is not None:
-            return cls(settings.random_secret.get_secret_value().encode(), settings.random_share)
-        path = settings.secret_file
-        try:
-            key = path.read_bytes().strip()
-        except OSError:
+        key = secret(settings)
+        if key is None:
             raise ConfigError(
-                f"no secret for the random draw: set RISKSCORE_RANDOM_SECRET or create {path} "
-                "(`riskscore keys secret`)"
-            ) from None
+                "no secret for the random draw: set RISKSCORE_RANDOM_SECRET or create "
+                f"{settings.secret_file} (`riskscore keys secret`)"
+            )
         return cls(key, settings.random_share)
+
+
+def secret(settings: Settings) -> bytes | None:
+    """The service's secret (RISKSCORE_RANDOM_SECRET, else the secret file), or None: the key
+    of the random draw, and the one the audit log's hashes are derived from."""
+    if settings.random_secret is not None:
+        return settings.random_secret.get_secret_value().encode()
+    try:
+        return settings.secret_file.read_bytes().strip() or None
+    except OSError:
+        return None
 
 
 def write_secret(path: Path) -> None:

@@ -22,8 +22,9 @@ from riskscore.features.aggregates import Past
 from riskscore.features.columns import Columns
 from riskscore.features.firms import RegisterAnswers
 from riskscore.reference import HOME_COUNTRY
+from riskscore.store.audit import Audited, Verdict
 
-TABLES = ("lines", "outcomes", "firms", "answers", "marks", "firsts", "lots", "takes")
+TABLES = ("lines", "outcomes", "firms", "answers", "marks", "firsts", "lots", "takes", "audit")
 Progress = Callable[[int], None]  # told how many rows have been written so far
 
 
@@ -82,11 +83,18 @@ class Scoring(Protocol):
         a bounded number of indexed lookups whatever its parties' history."""
         ...
 
-    def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
+    def write(
+        self,
+        rows: list[dict[str, Any]],
+        stored: Columns,
+        answer: Answer,
+        audit: Audited | None = None,
+    ) -> None:
         """Store the document's `schema.document_rows` (with each line's `extra`) with what
         the chain pass gave its lines (`features.FeatureMatrix.stored`: STORED and MOVES, in
         `rows` order), the state its events change (not for a document beyond the horizon,
-        nor one already kept), and its answer. Written when the transaction commits."""
+        nor one already kept), its answer and the audit records of the decision. Written
+        when the transaction commits."""
         ...
 
 
@@ -163,9 +171,20 @@ class Store(Protocol):
         """Mark a key revoked from `at` on; False when no key of that id is live at `at`."""
         ...
 
-    def add_outcomes(self, outcomes: pd.DataFrame) -> None:
-        """Append inspection outcomes (OUTCOME_COLUMNS) in one transaction. Every outcome must
-        name a stored line: otherwise `UnknownDocumentError` and nothing is stored."""
+    def add_outcomes(self, outcomes: pd.DataFrame, audit: Audited | None = None) -> None:
+        """Append inspection outcomes (OUTCOME_COLUMNS) and their audit records in one
+        transaction. Every outcome must name a stored line: otherwise `UnknownDocumentError`
+        and nothing is stored."""
+        ...
+
+    def audit(self, audited: Audited) -> None:
+        """Append audit records in a transaction of their own (what is recorded but not
+        stored otherwise: degraded answers, shadow scores, a chain's start)."""
+        ...
+
+    def verify_audit(self, key: bytes) -> Verdict:
+        """Check the audit log and what it records (`store.audit.verify`) in one consistent
+        snapshot, without holding up writers."""
         ...
 
     def set_firms(self, firms: pd.DataFrame) -> None:

@@ -26,6 +26,7 @@ from riskscore.features.columns import Columns, columns_of, columns_of_rows, mic
 from riskscore.features.inputs import Inputs
 from riskscore.reference import HOME_COUNTRY
 from riskscore.schema import DOCUMENT_COLUMNS, FIRM_COLUMNS, NULLABLE, OUTCOME_COLUMNS
+from riskscore.store.audit import Audited
 from riskscore.store.base import Answer, Answered, ApiKey, Lookup, Progress
 from riskscore.store.codec import (
     EXTRA,
@@ -124,7 +125,7 @@ class Online:
         for _ in self.state.fill(prepared.inputs):
             pass
 
-    def add_outcomes(self, outcomes: pd.DataFrame) -> None:
+    def add_outcomes(self, outcomes: pd.DataFrame, audit: Audited | None = None) -> None:
         """Outcomes of stored lines: recorded, and counted from when they were recorded. An
         outcome sent again (same line and inspection time) changes nothing; one that says
         something else of the same inspection is an OutcomeConflictError."""
@@ -151,6 +152,8 @@ class Online:
             raise OutcomeConflictError(f"{len(conflicts)} outcome(s) say something else of an "
                                        "inspection already recorded")  # fmt: skip
         self._insert_outcomes(outcomes, _now_us())
+        if audit is not None:
+            audit.chain.append(self.sql, audit.entries)
         self.state.begin()
         self.state.record(self._outcome_inputs(outcomes), _from_outcomes())
 
@@ -315,7 +318,13 @@ class Scoring:
             self._kept = found is not None
         return self._kept
 
-    def write(self, rows: list[dict[str, Any]], stored: Columns, answer: Answer) -> None:
+    def write(
+        self,
+        rows: list[dict[str, Any]],
+        stored: Columns,
+        answer: Answer,
+        audit: Audited | None = None,
+    ) -> None:
         sql, received = self.online.sql, _now_us()
         if not self._stored():
             values = [(*line_row(row, stored, i), received) for i, row in enumerate(rows)]
@@ -326,6 +335,8 @@ class Scoring:
         sql.run("INSERT INTO answers (document_id, body, features, content_hash, late, served, "
                 f"caller) VALUES (?, ?, ?, ?, ?, {_NEXT_SERVED[sql.dialect]}, ?)",
                 (*answer[:4], int(answer.late), answer.caller))  # fmt: skip
+        if audit is not None:
+            audit.chain.append(sql, audit.entries)
 
 
 def _written(rows: list[dict[str, Any]], stored: Columns, home: str) -> Inputs:

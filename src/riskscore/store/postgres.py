@@ -31,9 +31,10 @@ from psycopg_pool import ConnectionPool
 
 from riskscore.errors import StateError
 from riskscore.reference import HOME_COUNTRY
+from riskscore.store.audit import Audited, Verdict, verify
 from riskscore.store.base import TABLES, Answered, ApiKey, Progress
 from riskscore.store.online import DEFAULT_HORIZON, Online
-from riskscore.store.sql import Sql
+from riskscore.store.sql import Sql, statements
 
 _MIGRATION_LOCK = 7_411_352_016  # the advisory lock migrations take (any fixed number)
 _LINES = """document_id TEXT NOT NULL, doc_type TEXT, flow TEXT, procedure_code TEXT,
@@ -104,6 +105,22 @@ CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, caller TEXT NOT NULL, roles TEXT
                        key_hash TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT,
                        revoked_at BIGINT);
 CREATE INDEX api_keys_caller ON api_keys (caller)
+""",
+    6: """
+CREATE TABLE audit (chain TEXT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL,
+    kind TEXT NOT NULL, document_id TEXT, record TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (chain, seq));
+CREATE INDEX audit_document ON audit (document_id, kind);
+CREATE TABLE audit_heads (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL,
+    seal TEXT NOT NULL);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+INSERT INTO state_settings (key, value)
+    SELECT 'audit_from_served', COALESCE(MAX(served), 0)::text FROM answers
 """,
 }
 VERSION = max(MIGRATIONS)
@@ -198,10 +215,19 @@ class PostgresStore:
             online.rebuild()
         self._analyze()
 
-    def add_outcomes(self, outcomes: pd.DataFrame) -> None:
+    def add_outcomes(self, outcomes: pd.DataFrame, audit: Audited | None = None) -> None:
         with self._transaction() as online:
             _lock(online.sql, online.parties_of(set(outcomes["document_id"])))
-            online.add_outcomes(outcomes)
+            online.add_outcomes(outcomes, audit)
+
+    def audit(self, audited: Audited) -> None:
+        with self._transaction() as online:
+            audited.chain.append(online.sql, audited.entries)
+
+    def verify_audit(self, key: bytes) -> Verdict:
+        with self._transaction() as online:
+            online.sql.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return verify(online.sql, key)
 
     def set_firms(self, firms: pd.DataFrame) -> None:
         with self._transaction() as online:
@@ -280,7 +306,7 @@ def migrate(online: Online) -> int:
                          f"version {found}, this one knows up to {VERSION}); "
                          "upgrade riskscore")  # fmt: skip
     for version in range(found + 1, VERSION + 1):
-        for statement in filter(str.strip, MIGRATIONS[version].split(";")):
+        for statement in statements(MIGRATIONS[version]):
             sql.run(statement)
         sql.run("INSERT INTO schema_version VALUES (?, ?)",
                 (version, datetime.now(UTC).isoformat(timespec="seconds")))  # fmt: skip

@@ -7,6 +7,7 @@ against `Sql`, and each backend hands it a connection.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -81,3 +82,9 @@ class Sql:
     def marks(self, count: int) -> str:
         """`?, ?, ...` for `count` values."""
         return ", ".join("?" * count)
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a migration: each ends with `;` at the end of a line, so that a
+    trigger's body may hold `;` within a line."""
+    return [s for s in re.split(r";[ \t]*(?:\n|$)", script) if s.strip()]

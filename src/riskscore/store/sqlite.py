@@ -25,10 +25,11 @@ import pandas as pd
 from riskscore.errors import StateError
 from riskscore.reference import HOME_COUNTRY
 from riskscore.schema import FIRM_COLUMNS, OUTCOME_COLUMNS
+from riskscore.store.audit import Audited, Verdict, verify
 from riskscore.store.base import TABLES, Answered, ApiKey, Progress
 from riskscore.store.codec import LINE_COLUMNS
 from riskscore.store.online import DEFAULT_HORIZON, Online
-from riskscore.store.sql import Sql
+from riskscore.store.sql import Sql, statements
 
 _log = logging.getLogger(__name__)
 
@@ -98,6 +99,22 @@ CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, caller TEXT NOT NULL, roles TEXT
                        key_hash TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER,
                        revoked_at INTEGER);
 CREATE INDEX api_keys_caller ON api_keys (caller);
+""",
+    # The audit log (`store/audit.py`): one hash chain per writing process, append-only.
+    # Answers stored before it began are not checked against it.
+    6: """
+CREATE TABLE audit (chain TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,
+    kind TEXT NOT NULL, document_id TEXT, record TEXT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (chain, seq)) WITHOUT ROWID;
+CREATE INDEX audit_document ON audit (document_id, kind);
+CREATE TABLE audit_heads (chain TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL,
+    seal TEXT NOT NULL);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+INSERT INTO state_settings (key, value)
+    SELECT 'audit_from_served', CAST(COALESCE(MAX(served), 0) AS TEXT) FROM answers;
 """,
 }
 VERSION = max(MIGRATIONS)
@@ -193,9 +210,21 @@ class SqliteStore:
         with self._transaction():
             self._online.rebuild()
 
-    def add_outcomes(self, outcomes: pd.DataFrame) -> None:
+    def add_outcomes(self, outcomes: pd.DataFrame, audit: Audited | None = None) -> None:
         with self._transaction():
-            self._online.add_outcomes(outcomes)
+            self._online.add_outcomes(outcomes, audit)
+
+    def audit(self, audited: Audited) -> None:
+        with self._transaction():
+            audited.chain.append(self._online.sql, audited.entries)
+
+    def verify_audit(self, key: bytes) -> Verdict:
+        # A read transaction: a snapshot of the file (WAL) that writers do not wait for.
+        self._db.execute("BEGIN")
+        try:
+            return verify(self._online.sql, key)
+        finally:
+            self._db.rollback()
 
     def set_firms(self, firms: pd.DataFrame) -> None:
         with self._transaction():
@@ -288,7 +317,7 @@ def migrate(db: sqlite3.Connection, path: Path, online: Online) -> int:
             raise StateError(f"{path} was written by a newer riskscore (layout version {found}, "
                              f"this one knows up to {VERSION}); upgrade riskscore")  # fmt: skip
         for version in range(found + 1, VERSION + 1):
-            for statement in filter(str.strip, MIGRATIONS[version].split(";")):
+            for statement in statements(MIGRATIONS[version]):
                 db.execute(statement)
             db.execute("INSERT INTO schema_version VALUES (?, ?)",
                        (version, datetime.now(UTC).isoformat(timespec="seconds")))  # fmt: skip
