@@ -17,8 +17,10 @@ how many feature vectors differ (target 0) and how many documents got two differ
 
 load: the open-loop load of `loadtest.py` (documents of 1-5 items in time order at --rate)
 against one SQLite process, one PostgreSQL process and two PostgreSQL processes (requests
-alternating between them), back to back; prints throughput, p50/p99 and the CPU seconds the
-servers, the database and the load generator each used (they share this machine's cores).
+alternating between them), back to back; prints throughput, p50/p99, the run's wall time and
+the CPU seconds the servers, the database and the load generator each used (they share this
+machine's cores; the database is the backends serving the servers' connections, found by
+their application_name, without PostgreSQL's background writers or other clients).
 """
 
 from __future__ import annotations
@@ -210,9 +212,14 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _postgres_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-f", "postgres"], capture_output=True, text=True)
-    return [int(p) for p in found.stdout.split()]
+def _backends(application: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving a connection named
+    `application` (the servers' own; not other clients' nor PostgreSQL's background writers)."""
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,)
+        ).fetchall()
+    return {pid: _cpu([pid]) for (pid,) in found}
 
 
 def load(args: argparse.Namespace) -> None:
@@ -223,7 +230,7 @@ def load(args: argparse.Namespace) -> None:
     payloads = bodies(args.world, "2024-01-01", args.requests)
     warmup = bodies(args.world, "2023-12-01", 50)
     print(f"{'setup':<28} {'done/s':>7} {'ok':>6} {'shed':>5} {'errors':>6} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'cpu srv':>7} {'cpu db':>7} {'cpu load':>8}")  # fmt: skip
+          f"{'p99 ms':>7} {'wall s':>6} {'cpu srv':>7} {'cpu db':>7} {'cpu load':>8}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_state = warm_state(args.world, Path(tmp), "2023-01-01", "2024-01-01")
         for name, count in (("1 process, SQLite", 1), ("1 process, PostgreSQL", 1),
@@ -235,22 +242,26 @@ def load(args: argparse.Namespace) -> None:
                     url = f"sqlite:///{copy}"
                 else:
                     load_history(args.world, pg)
-                    url = pg
+                    url = f"{pg}&application_name=rs_load_{os.getpid()}"
                 key = score_key(url)
                 with servers(count, url, args.models) as started:
-                    pids, db = [p for _, p in started], _postgres_pids()
-                    cpu = (_cpu(pids), _cpu(db), resource.getrusage(resource.RUSAGE_SELF))
+                    pids, db = [p for _, p in started], _backends(f"rs_load_{os.getpid()}")
+                    cpu = (_cpu(pids), resource.getrusage(resource.RUSAGE_SELF))
+                    began = time.perf_counter()
                     results = asyncio.run(_send_to([b for b, _ in started], payloads, args.rate,
                                                    key, warmup, _send))  # fmt: skip
-                    after, before = resource.getrusage(resource.RUSAGE_SELF), cpu[2]
+                    wall = time.perf_counter() - began
+                    after, before = resource.getrusage(resource.RUSAGE_SELF), cpu[1]
                     loader = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-                    used = (_cpu(pids) - cpu[0], _cpu(db) - cpu[1], loader)
+                    backends = _backends(f"rs_load_{os.getpid()}")
+                    database = sum(t - db.get(pid, 0.0) for pid, t in backends.items())
+                    used = (_cpu(pids) - cpu[0], database, loader)
             r = summarise(results, count, args.rate)
             shed = sum(x["status"] == 503 for x in results)
             print(f"{name:<28} {float(r['throughput']):>7.1f} {int(r['ok']):>6} "  # type: ignore[arg-type]
                   f"{shed:>5} {int(r['errors']):>6} "  # type: ignore[arg-type]
                   f"{float(r['p50_ms']):>7.1f} {float(r['p99_ms']):>7.1f} "  # type: ignore[arg-type]
-                  f"{used[0]:>7.1f} {used[1]:>7.1f} {used[2]:>8.1f}")  # type: ignore[arg-type]  # fmt: skip
+                  f"{wall:>6.1f} {used[0]:>7.1f} {used[1]:>7.1f} {used[2]:>8.1f}")  # type: ignore[arg-type]  # fmt: skip
 
 
 async def _send_to(bases: list[str], payloads: list[bytes], rate: float, key: str,

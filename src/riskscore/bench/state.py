@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -67,12 +68,18 @@ def measure(firms: int, folder: Path, env: dict[str, str]) -> dict[str, float]:
     headers = {"content-type": "application/json",
                "authorization": f"Bearer {added.stdout.strip().splitlines()[-1]}"}  # fmt: skip
     port = _free_port()
+    env = env | {"RISKSCORE_RANDOM_SECRET": secrets.token_hex(32)}  # serve refuses to start without
+    log = folder / f"serve-{firms}.log"
     began = time.perf_counter()
-    server = subprocess.Popen([str(RISKSCORE), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    with log.open("wb") as sink:
+        server = subprocess.Popen([str(RISKSCORE), "serve", "--port", str(port)], env=env,
+                                  stdout=sink, stderr=sink)  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
         while True:
+            if server.poll() is not None:
+                tail = log.read_text(errors="replace").splitlines()[-5:]
+                raise RuntimeError(f"riskscore serve exited ({server.returncode}): {tail}")
             try:
                 if httpx.get(base + "/readyz", timeout=1).status_code == 200:
                     break
