@@ -9,6 +9,8 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,28 @@ def test_requests_beyond_the_bound_are_shed_at_once_and_counted() -> None:
     statuses = asyncio.run(run())
     assert [s for s, _ in statuses] == [503, 503, 503, 200, 200, 200, 200]
     assert statuses[0][1][b"retry-after"] == b"3"
+
+
+def test_the_event_loop_answers_while_a_document_is_scored(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring runs off the event loop (on a SQLite state too): /livez is answered while a
+    document is being scored. The scoring waits for /livez's answer, so if both shared one
+    thread /livez would wait for the scoring's wait to run out (30 s) and the test fail."""
+    scorer = client.app.state.scorer  # type: ignore[attr-defined]
+    score, entered, answered = scorer.score, threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def slow(*args: object) -> object:
+        entered.set()
+        waited.append(answered.wait(timeout=30))
+        return score(*args)
+
+    monkeypatch.setattr(scorer, "score", slow)
+    with ThreadPoolExecutor(1) as pool:
+        scoring = pool.submit(client.post, "/v1/score", json=json.loads(REQUEST.read_text()))
+        assert entered.wait(timeout=30)
+        assert client.get("/livez").status_code == 200
+        answered.set()
+        assert scoring.result().status_code == 200
+    assert waited == [True]

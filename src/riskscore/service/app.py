@@ -87,6 +87,7 @@ def create_app(
         yield
         for task in tasks:
             await stop(task)
+        scorer.close()
         if store is None:
             opened.close()
         process_died(os.getpid())

@@ -1,14 +1,17 @@
-"""Routes: parse, score, answer. Scoring is `async def`: on a SQLite state the event loop's
-thread scores (one writer; the work is CPU under the GIL), on a PostgreSQL state a worker
-thread does, so that one document's waits on the database let others run
-(docs/decisions.md, "Scoring routes are async def")."""
+"""Routes: parse, score, answer. Scoring runs off the event loop, so that the loop goes on
+accepting, shedding and answering health checks while a document is scored: on the scorer's
+one worker thread for a SQLite state (one writer), on the thread pool for a PostgreSQL state,
+where one document's waits on the database let others run (docs/decisions.md, "Scoring routes
+are async def")."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
@@ -47,6 +50,7 @@ from riskscore.service.schemas import (
 from riskscore.service.scoring import Scored, Scorer
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 router = APIRouter()
 _POST = responses(400, 401, 403, 405, 413, 422, 503)
 _SCORE = responses(400, 401, 403, 405, 409, 413, 422, 503)  # 409: reused id, other content
@@ -96,23 +100,28 @@ async def score_batch(
 
 
 async def _scored(scorer: Scorer, document: Document, caller: Caller, request_id: str) -> Scored:
-    """Score on a worker thread where the store runs transactions in parallel, else here."""
+    """Score off the event loop, so that it goes on accepting, refusing and answering."""
+    return await _off_loop(scorer, scorer.score, document, caller, request_id)
+
+
+async def _off_loop(scorer: Scorer, work: Callable[..., _T], *args: Any) -> _T:
+    """Run scoring work on a worker thread: any of the pool's where the store runs
+    transactions in parallel (PostgreSQL), else the scorer's one thread (SQLite: one writer),
+    in the order asked."""
     if scorer.store.parallel:
-        return await run_in_threadpool(scorer.score, document, caller, request_id)
-    return scorer.score(document, caller, request_id)
+        return await run_in_threadpool(work, *args)
+    return await asyncio.get_running_loop().run_in_executor(
+        scorer.serial, functools.partial(work, *args)
+    )
 
 
 async def _shadow(scorer: Scorer, done: list[Scored], metrics: Metrics) -> None:
-    """The challenger's turn, after the answer was sent: on a worker thread where the store
-    runs transactions in parallel, else on this thread between two requests (SQLite: the one
-    connection is the event loop's). A failure is logged; the caller has its answer."""
+    """The challenger's turn, after the answer was sent, off the event loop as scoring is. A
+    failure is logged; the caller has its answer."""
     for scored in done:
         assert scored.shadow is not None
         try:
-            if scorer.store.parallel:
-                shadowed = await run_in_threadpool(scorer.shadow_score, scored.shadow)
-            else:
-                shadowed = scorer.shadow_score(scored.shadow)
+            shadowed = await _off_loop(scorer, scorer.shadow_score, scored.shadow)
         except Exception:
             _log.exception("shadow scoring failed")
             metrics.shadow_failed.inc()

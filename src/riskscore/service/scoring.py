@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -95,11 +96,17 @@ class Scorer:
                               f"the online state holds one of {state}")  # fmt: skip
         self.runtime, self.store, self.settings = runtime, store, settings
         self.shadow: ModelRuntime | None = None  # the challenger, when shadow scoring is on
+        # The one thread that scores on a store of one writer (SQLite), off the event loop.
+        self.serial = ThreadPoolExecutor(1, thread_name_prefix="scoring")
         self.selection = RandomSelection.of(settings)
         self.chain = Chain(secret(settings) or b"")
         started = {"service": __version__, "model": _model(runtime),
                    "at": datetime.now(UTC).isoformat()}  # fmt: skip
         store.audit(Audited(self.chain, [Entry("start", None, started)]))
+
+    def close(self) -> None:
+        """Let the scoring thread finish what it was given, and stop it."""
+        self.serial.shutdown(wait=True)
 
     def score(
         self, document: Document, caller: Caller | None = None, request_id: str = ""

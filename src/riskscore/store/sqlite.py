@@ -10,15 +10,16 @@ date, and a file of an unknown layout is refused rather than misread.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -32,6 +33,7 @@ from riskscore.store.online import DEFAULT_HORIZON, Online
 from riskscore.store.sql import Sql, statements
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Ordered migrations: version -> the statements that bring the previous version to it.
 MIGRATIONS: dict[int, str] = {
@@ -122,8 +124,21 @@ _LOG_LIMIT = 64 * 1024 * 1024  # bytes the write-ahead log is cut back to once c
 REBUILT_AT = 2  # migrating a file with lines across this version refills the derived tables
 
 
+def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run a read of the store under its lock (the connection serves one thread at a time)."""
+
+    @functools.wraps(method)
+    def locked(self: SqliteStore, *args: Any, **kwargs: Any) -> _T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class SqliteStore:
-    """The online state in a SQLite file. One instance per process; not thread-safe."""
+    """The online state in a SQLite file. One instance per process. Its one connection is
+    used by one thread at a time: every transaction and every read holds the store's lock,
+    so the service may score on a worker thread while its event loop reads a key."""
 
     parallel = False
 
@@ -146,6 +161,7 @@ class SqliteStore:
                 raise
             raise StateError(f"{path} cannot be opened as an online state: {error}") from None
         self._checkpointer: tuple[threading.Event, threading.Thread] | None = None
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         if self._checkpointer is not None:
@@ -181,6 +197,7 @@ class SqliteStore:
         thread.start()
         self._checkpointer = (stop, thread)
 
+    @_locked
     def ping(self) -> bool:
         try:
             self._db.execute("SELECT 1").fetchone()
@@ -218,6 +235,7 @@ class SqliteStore:
         with self._transaction():
             audited.chain.append(self._online.sql, audited.entries)
 
+    @_locked
     def verify_audit(self, key: bytes) -> Verdict:
         # A read transaction: a snapshot of the file (WAL) that writers do not wait for.
         self._db.execute("BEGIN")
@@ -232,8 +250,13 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE): it commits when the block
-        ends, rolls back on any error; SQLite's own errors become StateError."""
+        """One write transaction, taken at once (BEGIN IMMEDIATE), under the store's lock: it
+        commits when the block ends, rolls back on any error; SQLite's own errors become
+        StateError."""
+        with self._lock:
+            yield from self._in_transaction()
+
+    def _in_transaction(self) -> Iterator[None]:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
@@ -254,27 +277,34 @@ class SqliteStore:
 
     # --- reads -----------------------------------------------------------------------------
 
+    @_locked
     def answer(self, document_id: str) -> Answered | None:
         return self._online.answer(document_id)
 
+    @_locked
     def features_of(self, document_id: str) -> list[list[float | None]] | None:
         row = self._db.execute(
             "SELECT features FROM answers WHERE document_id = ?", (document_id,)
         ).fetchone()
         return None if row is None else json.loads(row[0])
 
+    @_locked
     def firms(self) -> pd.DataFrame:
         return self._online.frame("firms")
 
+    @_locked
     def frame(self, table: str) -> pd.DataFrame:
         return self._online.frame(table)
 
+    @_locked
     def export_lines(self, since: datetime | None = None) -> pd.DataFrame:
         return self._online.export_lines(since)
 
+    @_locked
     def export_outcomes(self, since: datetime | None = None) -> pd.DataFrame:
         return self._online.export_outcomes(since)
 
+    @_locked
     def export_answers(self, since: datetime | None = None) -> pd.DataFrame:
         return self._online.export_answers(since)
 
@@ -286,18 +316,22 @@ class SqliteStore:
         with self._transaction():
             return self._online.revoke_key(key_id, at)
 
+    @_locked
     def key(self, key_id: str) -> ApiKey | None:
         return self._online.key(key_id)
 
+    @_locked
     def api_keys(self) -> list[ApiKey]:
         return self._online.api_keys()
 
+    @_locked
     def caller_of(self, document_id: str) -> str | None:
         return self._online.caller_of(document_id)
 
     def home_country(self) -> str:
         return self._online.state.home
 
+    @_locked
     def count(self, table: str) -> int:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
