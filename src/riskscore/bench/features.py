@@ -30,7 +30,7 @@ from riskscore.features.columns import columns_of
 from riskscore.features.stats import FeatureStats
 from riskscore.synthetic import WorldConfig, generate
 from riskscore.training.config import load_config
-from riskscore.training.train import window_masks
+from riskscore.training.split import window_masks  # not .train: no LightGBM to import
 
 
 def _timed(step: Callable[[], object]) -> float:

@@ -70,7 +70,7 @@ def features(
     window) and write them as Parquet."""
     from riskscore.data import load_world
     from riskscore.training.pipeline import world_features
-    from riskscore.training.train import window_masks
+    from riskscore.training.split import window_masks
 
     split = _train_config(config, {}).split
     world = load_world(data, with_truth=False)

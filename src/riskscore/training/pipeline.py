@@ -31,13 +31,12 @@ from riskscore.model import RiskModel
 from riskscore.training.config import TrainConfig
 from riskscore.training.evaluate import documents_of, evaluate, top_share
 from riskscore.training.importance import importance, monthly_importance
-from riskscore.training.split import check_split, labels_outside
+from riskscore.training.split import check_split, labels_outside, window_masks
 from riskscore.training.train import (
     attach_outcomes,
     channel_thresholds,
     fit_booster,
     labelled_masks,
-    window_masks,
 )
 
 log = logging.getLogger(__name__)

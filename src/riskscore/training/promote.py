@@ -23,7 +23,8 @@ from riskscore.model import RiskModel
 from riskscore.registry import Client, Registered
 from riskscore.training.evaluate import documents_of, top_share
 from riskscore.training.pipeline import Baselines, score_window
-from riskscore.training.train import attach_outcomes, in_window
+from riskscore.training.split import in_window
+from riskscore.training.train import attach_outcomes
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ Plain objects in and out (frames, params, booster), so every step is testable wi
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from riskscore.training.config import Channels, LightGBMParams, Split
+from riskscore.training.split import window_masks
 
 KEYS = ["document_id", "item_no"]
 
@@ -43,19 +44,6 @@ def attach_outcomes(documents: pd.DataFrame, outcomes: pd.DataFrame | None) -> p
 
 def _utc(day: date) -> pd.Timestamp:
     return pd.Timestamp(day, tz="UTC")
-
-
-def in_window(issued: pd.Series, first: date, last: date) -> np.ndarray:
-    """Which times fall on the days first .. last (inclusive, UTC)."""
-    return ((issued >= _utc(first)) & (issued < _utc(last + timedelta(days=1)))).to_numpy()
-
-
-def window_masks(lines: pd.DataFrame, split: Split) -> dict[str, np.ndarray]:
-    """Which lines were issued in each window."""
-    return {
-        name: in_window(lines["issued_at"], first, last)
-        for name, (first, last) in split.windows().items()
-    }
 
 
 def labelled_masks(lines: pd.DataFrame, split: Split) -> dict[str, np.ndarray]:
