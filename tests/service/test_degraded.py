@@ -19,9 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from riskscore.config import Settings
 from riskscore.data import World
 from riskscore.errors import StateError
-from riskscore.features.columns import columns_of
+from riskscore.features.columns import columns_of, columns_of_rows
 from riskscore.features.lines import prepare
 from riskscore.model import RiskModel
+from riskscore.schema import Document, document_rows
 from riskscore.service import create_app
 from riskscore.service.auth import Role
 from riskscore.service.rules import rules_only
@@ -156,3 +157,18 @@ def test_the_rules_alone_never_send_chpl_goods_for_an_eaeu_partner_green(world: 
             assert channel == "red"
     assert checked > 10  # the world has such documents to check
     assert channels.get("green", 0) > 0  # and the rules do not send everything red
+
+
+@pytest.mark.parametrize("flow", ["export", "domestic", "import", "transit"])
+@pytest.mark.parametrize("destination", ["RU", "BY", "KG", "AM"])
+def test_chpl_goods_for_an_eaeu_partner_are_red_whatever_the_flow(
+    document: dict[str, Any], flow: str, destination: str
+) -> None:
+    """An SNT declared domestic or import still moves its goods across a border nobody
+    checks: on the rules alone CHPL goods bound for an EAEU partner are red."""
+    rows = document_rows(Document.model_validate(document))
+    for row in rows:  # whatever the schema makes of the combination, the rules see this
+        row |= {"flow": flow, "destination_country": destination, "hs_code": "8542310000"}
+    cols = columns_of_rows(rows)
+    channel, _ = rules_only(cols | prepare(cols), "KZ")
+    assert channel == "red"

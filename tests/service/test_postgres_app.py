@@ -65,3 +65,54 @@ def test_documents_scored_at_once_equal_a_replay_in_commit_order(
     assert differing == []
     shared.close()
     replay.close()
+
+
+def test_one_id_with_other_content_at_once_is_a_conflict_not_a_degraded_answer(
+    postgres: PostgresSchemas, world: World, model: RiskModel, tmp_path: Path
+) -> None:
+    """Two documents of one id whose parties differ are not scored one after the other: the
+    second meets the first's uncommitted answer row, waits, and gets the conflict (409) once
+    the first commits, not a degraded answer."""
+    import threading
+
+    import psycopg
+
+    from riskscore.errors import DocumentConflictError
+    from riskscore.store import Answer
+
+    d = world.documents
+    later = d[d["issued_at"] >= CUT]
+    ids = later["document_id"].drop_duplicates()
+    first = document_from_rows(later[later["document_id"] == ids.iloc[0]])
+    other = later[later["document_id"] == ids.iloc[1]].copy()
+    other["document_id"] = first.document_id  # the same id, other content and parties
+    second = document_from_rows(other)
+    url = postgres.url(f"{tmp_path.name}_conflict")
+    store = _warm(url, world)
+    scorer = Scorer(ModelRuntime(model, "test", "champion"),
+                    store, Settings(data_dir=tmp_path, random_share=0.0))  # fmt: skip
+    outcome: list[object] = []
+
+    def score_second() -> None:
+        try:
+            outcome.append(scorer.score(second))
+        except DocumentConflictError as error:
+            outcome.append(error)
+
+    with store.scoring(first.document_id, {"someone-else"}) as scoring:
+        scoring.write([], {}, Answer(first.document_id, "{}", "[]", "hash", False))
+        racing = threading.Thread(target=score_second)
+        racing.start()
+        with psycopg.connect(url.split("?")[0], autocommit=True) as watcher:
+            for _ in range(600):  # until the second waits on the first's row (at most 60 s)
+                row = watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+                if row and row[0]:
+                    break
+                threading.Event().wait(0.1)
+            else:
+                raise AssertionError("the second document never waited on the first")
+    racing.join()
+    assert len(outcome) == 1 and isinstance(outcome[0], DocumentConflictError)
+    assert store.answer(first.document_id) is not None
+    scorer.close()
+    store.close()

@@ -68,7 +68,8 @@ def audited(open_backend: Opener, tiny: World, stats: FeatureStats) -> tuple[Sto
     for document_id in ids[:8]:
         score(store, later[later["document_id"] == document_id], stats, chain=chain)
     other = open_backend()
-    second = Chain(KEY)
+    second = Chain(KEY)  # a second process: its start record witnesses the first chain's head
+    other.audit(Audited(second, [Entry("start", None, {"service": "test"})]))
     for document_id in ids[8:]:
         score(other, later[later["document_id"] == document_id], stats, chain=second)
     first = later[later["document_id"] == ids[0]].iloc[0]
@@ -86,7 +87,7 @@ def test_an_untouched_log_verifies(audited: tuple[Store, Chain]) -> None:
     store, _ = audited
     verdict = store.verify_audit(KEY)
     assert verdict.problems == []
-    assert (verdict.chains, verdict.records, verdict.answers) == (2, 1 + 8 + 2 + 1, 10)
+    assert (verdict.chains, verdict.records, verdict.answers) == (2, 2 + 8 + 2 + 1, 10)
     assert verdict.keyed
 
 
@@ -121,6 +122,35 @@ def _delete_chain(store: Store) -> None:
     _sql(store, "DELETE FROM audit_heads WHERE chain = ?", (chain,))
 
 
+def _delete_chain_and_answers(store: Store) -> None:
+    """Delete the first chain, its head and every answer it decided: only the second chain's
+    start record still knows where the first one stood."""
+    chain = _sql(store, "SELECT chain FROM audit WHERE kind = 'decision' ORDER BY at, chain "
+                        "LIMIT 1")[0][0]  # fmt: skip
+    decided = [r[0] for r in _sql(store, "SELECT document_id FROM audit WHERE chain = ? AND "
+                                         "kind = 'decision'", (chain,))]  # fmt: skip
+    _sql(store, "DELETE FROM audit WHERE chain = ?", (chain,))
+    _sql(store, "DELETE FROM audit_heads WHERE chain = ?", (chain,))
+    for document_id in decided:
+        _sql(store, "DELETE FROM answers WHERE document_id = ?", (document_id,))
+
+
+def _delete_answer(store: Store) -> None:
+    _sql(store, "DELETE FROM answers WHERE document_id = (SELECT document_id FROM answers "
+                "ORDER BY served LIMIT 1)")  # fmt: skip
+
+
+def _hide_an_edited_answer(store: Store) -> None:
+    """Edit an answer and move it, and the log's starting point, out of the answers checked."""
+    _edit_answer(store)
+    _sql(store, "UPDATE answers SET served = 0")
+    _sql(store, "UPDATE state_settings SET value = '999999999' WHERE key = 'audit_from_served'")
+
+
+def _empty_a_record(store: Store) -> None:
+    _sql(store, "UPDATE audit SET record = '{}' WHERE kind = 'decision'")
+
+
 def _edit_answer(store: Store) -> None:
     document_id = _sql(store, "SELECT document_id FROM answers ORDER BY served DESC LIMIT 1")[0][0]
     _sql(store, "UPDATE answers SET body = ? WHERE document_id = ?",
@@ -153,6 +183,10 @@ TAMPERING: dict[str, tuple[Callable[[Store], None], str]] = {
     "delete a record": (_delete_middle, "are missing"),
     "delete the last record": (_delete_last, "records at the end were deleted"),
     "delete a whole chain": (_delete_chain, "no decision record"),
+    "delete a whole chain and its answers": (_delete_chain_and_answers, "witnessed by chain"),
+    "delete an answer": (_delete_answer, "whose answer is missing"),
+    "edit an answer and hide it from the check": (_hide_an_edited_answer, "differs from"),
+    "empty the records": (_empty_a_record, "does not match its hash"),
     "edit a stored answer": (_edit_answer, "differs from the decision recorded"),
     "edit a stored outcome": (_edit_outcome, "changed"),
     "recompute the chain without the key": (_forge_without_key, "does not match its hash"),

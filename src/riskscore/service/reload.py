@@ -144,6 +144,10 @@ class Reloader:
                                  f"{type(error).__name__}") from error  # fmt: skip
         runtime = ModelRuntime(model, self.settings.model_name, self.alias)
         runtime.smoke()
+        home, state = model.stats.home_country, self.scorer.store.home_country()
+        if home != state:
+            raise RiskscoreError(f"version {registered.version} was trained on a dataset of "
+                                 f"home country {home}, the state's is {state}")  # fmt: skip
         return runtime
 
     def _swap(self, runtime: ModelRuntime) -> None:

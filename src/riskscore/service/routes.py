@@ -173,7 +173,8 @@ async def outcomes(
     batch: OutcomeBatch, scorer: ScorerDep, caller: OutcomesCaller, request: Request
 ) -> OutcomeReceipt:
     """Results of inspections of scored documents; they count from their `recorded_at` on."""
-    accepted = scorer.record_outcomes(batch.outcomes, caller, request.state.request_id)
+    accepted = await _off_loop(scorer, scorer.record_outcomes, batch.outcomes, caller,
+                               request.state.request_id)  # fmt: skip
     return OutcomeReceipt(accepted=accepted)
 
 
@@ -182,7 +183,7 @@ async def outcomes(
 async def firms(batch: FirmBatch, scorer: ScorerDep, caller: RegisterCaller) -> FirmReceipt:
     """Entries of the firms register (upserted by firm_id); documents scored afterwards read
     them, so a firm registered after the state was loaded does not score as unknown."""
-    return FirmReceipt(accepted=scorer.register_firms(batch.firms))
+    return FirmReceipt(accepted=await _off_loop(scorer, scorer.register_firms, batch.firms))
 
 
 @router.post("/v1/admin/reload", response_model=ReloadResult,

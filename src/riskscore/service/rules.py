@@ -50,9 +50,9 @@ def rules_triggered(lines: Columns, features: Columns) -> list[str]:
 
 def rules_only(lines: Columns, home: str) -> tuple[str, list[str]]:
     """The channel and rules of a document judged on its own lines, with no model and no
-    state (a degraded answer): red for CHPL goods bound for Russia or another EAEU partner,
-    yellow for any other rule, green otherwise. Rules that need the firms register (a firm
-    registered after the invasion) cannot fire.
+    state (a degraded answer): red for CHPL goods bound for Russia or another EAEU partner
+    (whatever the declared flow), yellow for any other rule, green otherwise. Rules that
+    need the firms register (a firm registered after the invasion) cannot fire.
 
     `lines` are the document's prepared columns (flow, countries, hs6).
     """
@@ -69,5 +69,8 @@ def rules_only(lines: Columns, home: str) -> tuple[str, list[str]]:
         "near_chpl_flag": isin(lines["hs6"], neighbour_codes()).astype(float),
     }
     rules = rules_triggered(lines, features)
-    channel = "red" if set(rules) & set(_RED_RULES) else "yellow" if rules else "green"
-    return channel, rules
+    # CHPL goods bound for an EAEU partner go red whatever flow the document declares (an
+    # SNT declared domestic or import still moves them across a border nobody checks).
+    leaving = bool(np.any(~np.isnan(tier) & (destination == _EAEU_PARTNER)))
+    red = leaving or bool(set(rules) & set(_RED_RULES))
+    return ("red" if red else "yellow" if rules else "green"), rules

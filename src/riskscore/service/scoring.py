@@ -206,11 +206,16 @@ class Scorer:
         )  # fmt: skip
         body = answer.model_dump_json()
         record = _decision(answer, body, content_hash(document), caller, runtime, cause)
-        try:
-            self.store.audit(Audited(self.chain, [record]))
-        except Exception as failed:  # the state is down: the log line above is the record
-            _log.error("degraded answer to %s not in the audit log (%s)",
-                       document.document_id, type(failed).__name__)  # fmt: skip
+        if cause == "state":  # asking a failed state again would keep the caller waiting twice
+            _log.error("degraded answer to %s (channel %s) not in the audit log: the state "
+                       "failed", document.document_id, answer.channel)  # fmt: skip
+        else:
+            try:
+                self.store.audit(Audited(self.chain, [record]))
+            except Exception as failed:  # the log line is the record then
+                _log.error("degraded answer to %s (channel %s) not in the audit log (%s)",
+                           document.document_id, answer.channel,
+                           type(failed).__name__)  # fmt: skip
         return Scored(body, clock.lap("degraded"), answer.channel, random,
                       answer.model_version, new=False, degraded=cause)  # fmt: skip
 

@@ -120,7 +120,10 @@ class Chain:
         at, rows = time.time_ns() // 1_000, []
         for entry in entries:
             seq += 1
-            stored = (at, entry.kind, entry.document_id, canonical(entry.record))
+            record = entry.record
+            if entry.kind == "start":  # a new chain witnesses where every other one stands
+                record = record | {"witnessed": _heads(sql)}
+            stored = (at, entry.kind, entry.document_id, canonical(record))
             previous = self._hasher.link(self.id, seq, previous, stored)
             rows.append((self.id, seq, *stored, previous))
         sql.many("INSERT INTO audit (chain, seq, at, kind, document_id, record, hash) "
@@ -134,17 +137,25 @@ class Chain:
                     (seq, previous, seal, self.id))  # fmt: skip
 
 
+def _heads(sql: Sql) -> dict[str, list[Any]]:
+    """Every chain's head as it stands: chain -> [last seq, last hash]."""
+    return {str(r[0]): [int(r[1]), str(r[2])]
+            for r in sql.all("SELECT chain, seq, hash FROM audit_heads")}  # fmt: skip
+
+
 def verify(sql: Sql, key: bytes) -> Verdict:
     """Check every chain (each record's hash, no gap in the numbers, the sealed head), that
-    every answer stored since the log began has the decision record that names its body, and
-    that every outcome record finds the outcome it says was stored. Run inside one snapshot."""
+    every decision record finds the answer it names and every answer stored since the log
+    began has its decision record, that every outcome record finds the outcome it says was
+    stored, and that the heads each chain's start record witnessed are still in the log.
+    Run inside one snapshot."""
     hasher, problems = _Hasher(key), []
     heads = {str(r[0]): (int(r[1]), str(r[2]), str(r[3]))
              for r in sql.all("SELECT chain, seq, hash, seal FROM audit_heads")}  # fmt: skip
     chains = {str(r[0]) for r in sql.all("SELECT DISTINCT chain FROM audit")} | set(heads)
-    records = 0
+    records, witnessed = 0, []
     for chain in sorted(chains):
-        found, last = 0, ""
+        found, last, decided = 0, "", []
         for seq, stored, kept in _records(sql, chain):
             records += 1
             if seq != found + 1:
@@ -153,6 +164,16 @@ def verify(sql: Sql, key: bytes) -> Verdict:
                 problems.append(f"chain {chain}: record {seq} does not match its hash (edited, "
                                 "or the chain before it was)")  # fmt: skip
             found, last = seq, kept
+            said = _said(stored[3])
+            if stored[1] == "decision":
+                decided.append((seq, stored[2], said.get("answer_hash")))
+                if len(decided) == _PAGE:
+                    _check_decided(sql, chain, decided, problems)
+                    decided = []
+            elif stored[1] == "start":
+                witnessed += [(chain, seq, other, head) for other, head
+                              in dict(said.get("witnessed") or {}).items()]  # fmt: skip
+        _check_decided(sql, chain, decided, problems)
         head = heads.get(chain)
         if head is None:
             problems.append(f"chain {chain}: its head is missing")
@@ -161,9 +182,45 @@ def verify(sql: Sql, key: bytes) -> Verdict:
         elif head[0] != found or head[1] != last:
             problems.append(f"chain {chain}: the head names record {head[0]}, the last one "
                             f"found is {found} (records at the end were deleted)")  # fmt: skip
+    for chain, seq, other, head in witnessed:
+        row = sql.one("SELECT hash FROM audit WHERE chain = ? AND seq = ?", (other, head[0]))
+        if row is None or str(row[0]) != head[1]:
+            problems.append(f"chain {other}: record {head[0]}, witnessed by chain {chain} "
+                            f"record {seq}, is missing or changed")  # fmt: skip
     answers = _check_answers(sql, problems)
     _check_outcomes(sql, problems)
     return Verdict(len(chains), records, answers, hasher.keyed, problems)
+
+
+def _said(text: str) -> dict[str, Any]:
+    """A record's content; an unreadable one reads as empty (its hash check reports it)."""
+    try:
+        said = json.loads(text)
+    except ValueError:
+        return {}
+    return said if isinstance(said, dict) else {}
+
+
+def _check_decided(
+    sql: Sql, chain: str, decided: list[tuple[int, Any, Any]], problems: list[str]
+) -> None:
+    """Each decision record of a page finds its answer, with the body it names (an answer
+    deleted, or edited whatever its order number says, shows)."""
+    if not decided:
+        return
+    ids = [str(document_id) for _, document_id, _ in decided]
+    bodies = {str(r[0]): str(r[1]) for r in sql.all(
+        f"SELECT document_id, body FROM answers WHERE document_id IN ({sql.marks(len(ids))})",
+        ids,
+    )}  # fmt: skip
+    for seq, document_id, answer_hash in decided:
+        body = bodies.get(str(document_id))
+        if body is None:
+            problems.append(f"chain {chain}: record {seq} decided {document_id}, whose answer "
+                            "is missing")  # fmt: skip
+        elif digest(body) != answer_hash:
+            problems.append(f"answer to {document_id}: differs from the decision recorded "
+                            f"(chain {chain} record {seq})")  # fmt: skip
 
 
 def _records(sql: Sql, chain: str) -> Iterator[tuple[int, tuple[Any, ...], str]]:
@@ -197,7 +254,7 @@ def _check_answers(sql: Sql, problems: list[str]) -> int:
             "SELECT document_id, record FROM audit WHERE kind = 'decision' AND document_id IN "
             f"({sql.marks(len(ids))})", ids
         ):  # fmt: skip
-            decided.setdefault(str(document_id), set()).add(json.loads(record)["answer_hash"])
+            decided.setdefault(str(document_id), set()).add(str(_said(record).get("answer_hash")))
         for document_id, body in page:
             checked += 1
             hashes = decided.get(str(document_id))
@@ -212,13 +269,13 @@ def _check_outcomes(sql: Sql, problems: list[str]) -> None:
     """Every outcome record finds the outcome it says was stored, unchanged."""
     columns = ", ".join(OUTCOME_COLUMNS)
     for chain, seq, document_id, record in _outcome_records(sql):
-        said = json.loads(record)
+        said = _said(record)
         row = sql.one(f"SELECT {columns} FROM outcomes WHERE document_id = ? AND item_no = ? "
                       "AND inspected_at = ?",
-                      (document_id, said["item_no"], said["inspected_at"]))  # fmt: skip
-        if row is None or outcome_digest(row) != said["outcome_hash"]:
+                      (document_id, said.get("item_no"), said.get("inspected_at")))  # fmt: skip
+        if row is None or outcome_digest(row) != said.get("outcome_hash"):
             state = "missing" if row is None else "changed"
-            problems.append(f"outcome of {document_id} item {said['item_no']} recorded in "
+            problems.append(f"outcome of {document_id} item {said.get('item_no')} recorded in "
                             f"chain {chain} record {seq}: {state}")  # fmt: skip
 
 

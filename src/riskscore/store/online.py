@@ -152,10 +152,10 @@ class Online:
             raise OutcomeConflictError(f"{len(conflicts)} outcome(s) say something else of an "
                                        "inspection already recorded")  # fmt: skip
         self._insert_outcomes(outcomes, _now_us())
-        if audit is not None:
-            audit.chain.append(self.sql, audit.entries)
         self.state.begin()
         self.state.record(self._outcome_inputs(outcomes), _from_outcomes())
+        if audit is not None:  # last: the chain's head is locked only until the commit
+            audit.chain.append(self.sql, audit.entries)
 
     def _insert_outcomes(self, outcomes: pd.DataFrame, received: int) -> None:
         rows = frame_rows(outcomes, OUTCOME_COLUMNS)

@@ -29,7 +29,7 @@ import pandas as pd
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from riskscore.errors import StateError
+from riskscore.errors import DocumentConflictError, StateError
 from riskscore.reference import HOME_COUNTRY
 from riskscore.store.audit import Audited, Verdict, verify
 from riskscore.store.base import TABLES, Answered, ApiKey, Progress
@@ -169,6 +169,13 @@ class PostgresStore:
                 online = Online(Sql(connection, "postgres"), self.horizon, self._home)
                 online.state.share(self._codes)
                 yield online
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.constraint_name in ("answers_pkey", "lines_pkey"):
+                # Two documents of one id and disjoint parties (so not one after the other):
+                # the second to commit meets the first's rows.
+                raise DocumentConflictError("this document_id was answered meanwhile for a "
+                                            "document of other content") from None  # fmt: skip
+            raise StateError(f"the online state failed: {type(error).__name__}") from None
         except psycopg.Error as error:
             raise StateError(f"the online state failed: {type(error).__name__}: {error}") from None
 
