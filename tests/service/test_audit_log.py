@@ -169,3 +169,13 @@ def test_a_log_started_on_an_older_state_checks_only_what_it_recorded(
     verdict = upgraded.verify_audit(b"")
     upgraded.close()
     assert verdict.problems == [] and verdict.answers == 0
+
+
+def test_audit_verify_names_a_missing_state_instead_of_making_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RISKSCORE_STATE_URL", f"sqlite:///{tmp_path / 'nowhere.db'}")
+    result = CliRunner().invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 2
+    assert "no online state at" in result.output
+    assert not (tmp_path / "nowhere.db").exists()

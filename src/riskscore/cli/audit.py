@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from riskscore.cli.app import audit_app, fail
@@ -17,8 +19,11 @@ def audit_verify() -> None:
     from riskscore.store import open_store
 
     settings = Settings()
+    url = settings.store_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise fail(f"no online state at {url.removeprefix('sqlite:///')} (RISKSCORE_STATE_URL)")
     key = secret(settings)
-    store = open_store(settings.store_url)
+    store = open_store(url)
     try:
         verdict = store.verify_audit(key or b"")
     finally:
