@@ -238,30 +238,23 @@ def _records(sql: Sql, chain: str) -> Iterator[tuple[int, tuple[Any, ...], str]]
 
 
 def _check_answers(sql: Sql, problems: list[str]) -> int:
-    """Every answer stored since the log began has a decision record naming its body's hash
-    (an answer edited, or one whose records were deleted with their whole chain, shows)."""
+    """Every answer stored since the log began has a decision record (one whose records were
+    deleted with their whole chain shows). Whether the answer is the one recorded is
+    `_check_decided`'s, which reads every decision record's answer."""
     row = sql.one("SELECT value FROM state_settings WHERE key = 'audit_from_served'")
     since, checked, after = int(row[0]) if row else 0, 0, ""
     while True:
-        page = sql.all("SELECT document_id, body FROM answers WHERE served > ? AND "
-                       "document_id > ? ORDER BY document_id LIMIT ?",
-                       (since, after, _PAGE))  # fmt: skip
+        page = sql.all("SELECT document_id FROM answers WHERE served > ? AND document_id > ? "
+                       "ORDER BY document_id LIMIT ?", (since, after, _PAGE))  # fmt: skip
         if not page:
             return checked
         ids = [str(r[0]) for r in page]
-        decided: dict[str, set[str]] = {}
-        for document_id, record in sql.all(
-            "SELECT document_id, record FROM audit WHERE kind = 'decision' AND document_id IN "
+        recorded = {str(r[0]) for r in sql.all(
+            "SELECT DISTINCT document_id FROM audit WHERE kind = 'decision' AND document_id IN "
             f"({sql.marks(len(ids))})", ids
-        ):  # fmt: skip
-            decided.setdefault(str(document_id), set()).add(str(_said(record).get("answer_hash")))
-        for document_id, body in page:
-            checked += 1
-            hashes = decided.get(str(document_id))
-            if hashes is None:
-                problems.append(f"answer to {document_id}: no decision record")
-            elif digest(str(body)) not in hashes:
-                problems.append(f"answer to {document_id}: differs from the decision recorded")
+        )}  # fmt: skip
+        checked += len(ids)
+        problems += [f"answer to {i}: no decision record" for i in ids if i not in recorded]
         after = ids[-1]
 
 
